@@ -1,0 +1,91 @@
+"""A two-peer call on this machine: the signaling server and two `python -m peer` processes,
+each sending the test pattern and measuring what it receives. Used by the demo and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.processes import child_env, python_command, running, start_signaling
+
+STARTUP_SLACK_S = 40.0  # connection set-up and teardown on a loaded 2-core machine
+
+
+@dataclass(frozen=True)
+class PeerOutcome:
+    name: str
+    exit_code: int
+    summary: dict[str, Any] | None
+    metrics_path: Path
+    stderr: str
+
+
+def read_summary(metrics_path: Path) -> dict[str, Any] | None:
+    """The last summary line of a metrics file, or None if the call never wrote one."""
+    if not metrics_path.exists():
+        return None
+    summary = None
+    for line in metrics_path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("type") == "summary":
+            summary = record
+    return summary
+
+
+def run_local_call(out_dir: Path, duration_s: float = 10.0,
+                   extra_args: tuple[str, ...] = ("--host-candidates", "loopback")
+                   ) -> list[PeerOutcome]:
+    """Run one call between two peers; returns what each peer measured of the other."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    signaling = start_signaling()
+    room = f"local-{uuid.uuid4().hex[:8]}"
+    processes = []
+    with running(signaling):
+        for name in ("a", "b"):
+            metrics = out_dir / f"peer-{name}.jsonl"
+            command = python_command(
+                "peer", "--signaling", signaling.address, "--room", room,
+                "--duration", str(duration_s), "--metrics", str(metrics), *extra_args)
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, env=child_env())
+            processes.append((name, process, metrics))
+        outcomes = []
+        for name, process, metrics in processes:
+            try:
+                output, _ = process.communicate(timeout=duration_s + STARTUP_SLACK_S)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                output, _ = process.communicate(timeout=10)
+            outcomes.append(PeerOutcome(name, process.returncode, read_summary(metrics),
+                                        metrics, output))
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m experiments.local_call: one local call; prints each peer's summary as JSON."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.local_call")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the metrics files")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--host-candidates", default="loopback",
+                        choices=["auto", "loopback", "all"])
+    args = parser.parse_args(argv)
+    outcomes = run_local_call(args.out, args.duration,
+                              ("--host-candidates", args.host_candidates))
+    for outcome in outcomes:
+        print(json.dumps({"peer": outcome.name, "exit_code": outcome.exit_code,
+                          "summary": outcome.summary}))
+    return 0 if all(o.exit_code == 0 for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

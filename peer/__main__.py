@@ -1,0 +1,81 @@
+"""python -m peer: one end of a measured video call, negotiated through the signaling server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from peer.aiortc_glue import HostCandidates
+from peer.call import CallConfig, run_call
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m peer", description=__doc__)
+    parser.add_argument("--signaling", required=True, metavar="URL",
+                        help="signaling WebSocket, e.g. ws://127.0.0.1:8080/ws")
+    parser.add_argument("--room", required=True, help="room to join")
+    parser.add_argument("--source", default="testpattern", choices=["testpattern"],
+                        help="video to send (default %(default)s)")
+    parser.add_argument("--sink", default="null", choices=["null"],
+                        help="where received video goes (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=10.0, metavar="S",
+                        help="seconds of call once connected (default %(default)s)")
+    parser.add_argument("--metrics", type=Path, metavar="FILE.jsonl",
+                        help="per-frame metrics and a final summary, one JSON object a line")
+    parser.add_argument("--ice-server", metavar="URL", help="STUN or TURN server, e.g. turn:H:P")
+    parser.add_argument("--ice-user", metavar="NAME:PASSWORD", help="TURN credentials")
+    parser.add_argument("--relay-only", action="store_true",
+                        help="use only relayed candidates (iceTransportPolicy=relay)")
+    parser.add_argument("--host-candidates", type=HostCandidates,
+                        choices=list(HostCandidates), default=HostCandidates.AUTO,
+                        help="local addresses offered to ICE (default %(default)s)")
+    parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="S")
+    parser.add_argument("--no-quality", action="store_true", help="skip SSIM/PSNR")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+    if args.duration <= 0:
+        parser.error("--duration must be positive")
+    if not args.signaling.startswith(("ws://", "wss://")):
+        parser.error("--signaling must be a ws:// or wss:// URL")
+    if args.ice_user and ":" not in args.ice_user:
+        parser.error("--ice-user must be NAME:PASSWORD")
+    if args.relay_only and not args.ice_server:
+        parser.error("--relay-only needs --ice-server turn:HOST:PORT")
+    if args.metrics and not args.metrics.parent.is_dir():
+        parser.error(f"--metrics: folder {args.metrics.parent} does not exist")
+    return args
+
+
+def format_result(summary: dict[str, object]) -> str:
+    def number(key: str, digits: int = 0) -> str:
+        value = summary.get(key)
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    return (f"shown {summary.get('frames_shown')} frames, {number('fps_shown', 1)} fps, "
+            f"delay p50 {number('delay_ms_p50')} ms p95 {number('delay_ms_p95')} ms, "
+            f"SSIM {number('ssim_db_mean', 2)} dB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s")
+    config = CallConfig(
+        signaling_url=args.signaling, room=args.room, duration_s=args.duration,
+        metrics_path=args.metrics, ice_server=args.ice_server, ice_user=args.ice_user,
+        relay_only=args.relay_only, host_candidates=args.host_candidates,
+        connect_timeout_s=args.connect_timeout, measure_quality=not args.no_quality,
+    )
+    result = asyncio.run(run_call(config))
+    if not result.ok:
+        print(f"peer: call failed: {result.reason}", file=sys.stderr)
+        return 1
+    print(f"peer: {format_result(result.summary)} ({result.reason})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

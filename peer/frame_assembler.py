@@ -1,0 +1,150 @@
+"""Reassembles encoded video frames from RTP packets the moment their last packet arrives.
+
+Stock aiortc's jitter buffer releases a frame only when a packet of the *next* frame arrives,
+one frame interval (33 ms at 30 fps) added to every frame's delay. Here a frame is released as
+soon as it is complete: its first packet (the codec says which packet starts a frame), every
+packet after it, and the packet with the RTP marker bit. Frames go to the decoder in order,
+since each VP8 delta frame refers to the one before; when a frame is still missing packets
+`max_wait_ms` after a later frame completed, retransmission has had its chance: the gap is
+abandoned, and decoding resumes at the next keyframe, which a PLI asks for.
+
+Sans-I/O: `add()` takes the arrival time; the adapter in `aiortc_glue` feeds it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+SEQ_MODULO = 1 << 16
+MAX_PACKETS_KEPT = 2048
+DEFAULT_MAX_WAIT_MS = 150.0
+PLI_INTERVAL_MS = 300.0
+
+
+@dataclass(frozen=True)
+class IncomingPacket:
+    sequence_number: int  # 16-bit, as on the wire
+    timestamp: int
+    marker: bool
+    frame_start: bool  # first packet of a frame (VP8: S bit set and partition 0)
+    keyframe: bool  # only meaningful on a frame_start packet
+    data: bytes  # depayloaded codec data
+
+
+@dataclass(frozen=True)
+class AssembledFrame:
+    timestamp: int
+    data: bytes
+    keyframe: bool
+
+
+@dataclass
+class _Frame:
+    timestamp: int
+    packets: dict[int, bytes] = field(default_factory=dict)  # unwrapped seq -> data
+    first_seq: int | None = None
+    last_seq: int | None = None
+    keyframe: bool = False
+    completed_ms: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return (self.first_seq is not None and self.last_seq is not None
+                and len(self.packets) == self.last_seq - self.first_seq + 1)
+
+    @property
+    def lowest_seq(self) -> int:
+        return self.first_seq if self.first_seq is not None else min(self.packets)
+
+
+class FrameAssembler:
+    def __init__(self, max_wait_ms: float = DEFAULT_MAX_WAIT_MS) -> None:
+        self.max_wait_ms = max_wait_ms
+        self._frames: dict[int, _Frame] = {}
+        self._next_seq: int | None = None  # where the next frame to decode starts
+        self._highest_seq: int | None = None
+        self._ready: deque[AssembledFrame] = deque()
+        self._last_pli_ms = -PLI_INTERVAL_MS
+        self.frames_abandoned = 0
+
+    def add(self, packet: IncomingPacket, now_ms: float) -> tuple[bool, AssembledFrame | None]:
+        """Take one packet; return (send a PLI?, the next frame to decode or None)."""
+        seq = self._unwrap(packet.sequence_number)
+        if self._next_seq is None or seq >= self._next_seq:
+            frame = self._frames.setdefault(packet.timestamp, _Frame(packet.timestamp))
+            if seq not in frame.packets:
+                frame.packets[seq] = packet.data
+                if packet.frame_start:
+                    frame.first_seq, frame.keyframe = seq, packet.keyframe
+                if packet.marker:
+                    frame.last_seq = seq
+                if frame.completed_ms is None and frame.complete:
+                    frame.completed_ms = now_ms
+        pli = self._advance(now_ms)
+        self._forget_old()
+        return pli, (self._ready.popleft() if self._ready else None)
+
+    def _advance(self, now_ms: float) -> bool:
+        """Move every decodable frame to the ready queue; abandon gaps that waited too long."""
+        while True:
+            head = self._head()
+            if head is not None:
+                self._emit(head)
+                continue
+            waiting = [f for f in self._frames.values() if f.completed_ms is not None]
+            if not waiting:
+                return False
+            oldest_wait = min(f.completed_ms for f in waiting)  # type: ignore[type-var]
+            starting = self._next_seq is None
+            if not starting and now_ms - oldest_wait < self.max_wait_ms:
+                return False
+            keyframes = sorted((f for f in waiting if f.keyframe), key=lambda f: f.lowest_seq)
+            if keyframes:
+                self._drop_before(keyframes[0].lowest_seq)
+                self._next_seq = keyframes[0].first_seq
+                continue
+            return self._request_keyframe(max(f.last_seq or 0 for f in waiting), now_ms)
+
+    def _head(self) -> _Frame | None:
+        for frame in self._frames.values():
+            if frame.complete and frame.first_seq == self._next_seq:
+                return frame
+        return None
+
+    def _emit(self, frame: _Frame) -> None:
+        del self._frames[frame.timestamp]
+        assert frame.last_seq is not None
+        self._next_seq = frame.last_seq + 1
+        data = b"".join(frame.packets[s] for s in sorted(frame.packets))
+        self._ready.append(AssembledFrame(frame.timestamp, data, frame.keyframe))
+
+    def _request_keyframe(self, newest_complete_seq: int, now_ms: float) -> bool:
+        """Nothing decodable until a keyframe: drop delta frames, ask for one (rate-limited)."""
+        self._drop_before(newest_complete_seq + 1)
+        self._next_seq = None
+        if now_ms - self._last_pli_ms >= PLI_INTERVAL_MS:
+            self._last_pli_ms = now_ms
+            return True
+        return False
+
+    def _drop_before(self, seq: int) -> None:
+        for timestamp, frame in list(self._frames.items()):
+            if frame.lowest_seq < seq:
+                del self._frames[timestamp]
+                self.frames_abandoned += 1
+
+    def _forget_old(self) -> None:
+        if self._highest_seq is not None:
+            self._drop_before(self._highest_seq - MAX_PACKETS_KEPT)
+
+    def _unwrap(self, seq16: int) -> int:
+        if self._highest_seq is None:
+            self._highest_seq = seq16
+            return seq16
+        delta = (seq16 - self._highest_seq) % SEQ_MODULO
+        if delta >= SEQ_MODULO // 2:
+            delta -= SEQ_MODULO
+        seq = self._highest_seq + delta
+        self._highest_seq = max(self._highest_seq, seq)
+        return seq

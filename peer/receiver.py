@@ -1,0 +1,119 @@
+"""The receiving side of a call: show each decoded frame at once, and measure it.
+
+The display path is short: take the newest decoded frame (older ones are dropped, never
+queued), read its stamp, hand it to the sink, log it. Quality (SSIM/PSNR against the source
+frame regenerated from the stamp) runs on a worker thread, off that path; when the worker is
+still busy with an earlier frame, the frame is logged without quality rather than delayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import time
+from typing import Protocol
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+from peer import quality
+from peer.aiortc_glue import DecodeLog, newest_frame
+from peer.frame_assembler import FrameAssembler
+from peer.metrics import MetricsLog, ShownFrame
+from peer.source import SourceClock
+from peer.stamp import read_stamp
+from peer.testpattern import pattern
+
+log = logging.getLogger("peer.receiver")
+
+
+class Sink(Protocol):
+    def show(self, frame: av.VideoFrame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FrameReceiver:
+    def __init__(self, sink: Sink, metrics: MetricsLog, decode_log: DecodeLog,
+                 measure_quality: bool = True) -> None:
+        self.sink = sink
+        self.metrics = metrics
+        self.decode_log = decode_log
+        self.remote_clock: SourceClock | None = None
+        self.frames: list[ShownFrame] = []
+        self.assembler = FrameAssembler()
+        self.dropped = 0  # decoded but superseded by a newer frame before it could be shown
+        self.unstamped = 0
+        self._measure_quality = measure_quality
+        self._quality_pool = concurrent.futures.ThreadPoolExecutor(1, "quality")
+        self._quality_busy = False
+        self._pending: set[asyncio.Future[None]] = set()
+
+    async def consume(self, track: MediaStreamTrack) -> None:
+        """Show frames from `track` until it ends."""
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            frame, dropped = newest_frame(track, frame)
+            self.dropped += dropped
+            assert isinstance(frame, av.VideoFrame)
+            self._show(frame)
+
+    def _show(self, frame: av.VideoFrame) -> None:
+        self.sink.show(frame)
+        shown_at = time.time()
+        luma = frame.to_ndarray(format="gray")
+        try:
+            frame_id = read_stamp(luma)
+        except ValueError:
+            frame_id = None
+        if frame_id is None:
+            self.unstamped += 1
+        clock = self.remote_clock
+        record = ShownFrame(
+            frame_id=frame_id,
+            captured_at=clock.captured_at(frame_id) if clock and frame_id is not None else None,
+            shown_at=shown_at,
+            bytes=self.decode_log.size_of(frame.pts),
+        )
+        if self._measure_quality and clock and frame_id is not None and not self._quality_busy:
+            self._quality_busy = True
+            future = asyncio.get_running_loop().run_in_executor(
+                self._quality_pool, self._with_quality, record, luma, clock)
+            self._pending.add(future)  # type: ignore[arg-type]
+            future.add_done_callback(functools.partial(self._quality_done, record))
+        else:
+            self._log(record)
+
+    @staticmethod
+    def _with_quality(record: ShownFrame, luma: np.ndarray, clock: SourceClock) -> ShownFrame:
+        assert record.frame_id is not None
+        source = pattern(clock.width, clock.height).luma(record.frame_id)
+        return ShownFrame(**{**record.__dict__, "ssim_db": quality.ssim_db(luma, source),
+                             "psnr_db": quality.psnr_db(luma, source)})
+
+    def _quality_done(self, record: ShownFrame, future: asyncio.Future[ShownFrame]) -> None:
+        self._quality_busy = False
+        self._pending.discard(future)  # type: ignore[arg-type]
+        if not future.cancelled() and future.exception() is None:
+            record = future.result()
+        elif not future.cancelled():
+            log.warning("quality measurement failed: %s", future.exception())
+        self._log(record)
+
+    def _log(self, record: ShownFrame) -> None:
+        self.frames.append(record)
+        self.metrics.write(record.to_json())
+
+    async def finish(self) -> None:
+        """Wait for quality measurements in flight, so no shown frame goes unlogged."""
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=2.0)
+        self._quality_pool.shutdown(wait=False, cancel_futures=True)
+        self.sink.close()
