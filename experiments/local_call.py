@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,13 +79,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--host-candidates", default="loopback",
                         choices=["auto", "loopback", "all"])
+    parser.add_argument("--json", action="store_true", help="print each summary as JSON")
     args = parser.parse_args(argv)
+    print(f"a {args.duration:g} s call between two local peers ...", file=sys.stderr)
     outcomes = run_local_call(args.out, args.duration,
                               ("--host-candidates", args.host_candidates))
     for outcome in outcomes:
-        print(json.dumps({"peer": outcome.name, "exit_code": outcome.exit_code,
-                          "summary": outcome.summary}))
+        if args.json:
+            print(json.dumps({"peer": outcome.name, "exit_code": outcome.exit_code,
+                              "summary": outcome.summary}))
+        else:
+            print(describe(outcome))
+    if not args.json:
+        print(f"per-frame metrics: {args.out}/peer-a.jsonl, {args.out}/peer-b.jsonl")
     return 0 if all(o.exit_code == 0 for o in outcomes) else 1
+
+
+def describe(outcome: PeerOutcome) -> str:
+    summary = outcome.summary
+    if summary is None or outcome.exit_code != 0:
+        last = outcome.stderr.strip().splitlines()[-1:] or ["no output"]
+        return f"peer {outcome.name}: call failed: {last[0]}"
+
+    def value(key: str, digits: int = 0) -> str:
+        number = summary.get(key)
+        return "n/a" if number is None else f"{number:.{digits}f}"
+
+    return (f"peer {outcome.name} received: {summary['frames_shown']} frames shown, "
+            f"{value('fps_shown', 1)} fps, delay p50 {value('delay_ms_p50')} ms, "
+            f"p95 {value('delay_ms_p95')} ms, SSIM {value('ssim_db_mean', 2)} dB")
 
 
 if __name__ == "__main__":

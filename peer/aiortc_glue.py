@@ -46,7 +46,7 @@ def use_host_candidates(mode: HostCandidates) -> None:
             return found + loopback
         return found
 
-    aioice.ice.get_host_addresses = host_addresses  # type: ignore[assignment]
+    aioice.ice.get_host_addresses = host_addresses
 
 
 def ice_servers(url: str | None, user: str | None) -> list[RTCIceServer]:
@@ -119,7 +119,8 @@ class _LoggingDecoder:
     def decode(self, encoded_frame: Any) -> list[Frame]:
         self._log.record(encoded_frame.timestamp, encoded_frame.data)
         try:
-            return self._inner.decode(encoded_frame)  # type: ignore[no-any-return]
+            frames: list[Frame] = self._inner.decode(encoded_frame)
+            return frames
         except Exception:
             self._log.record_error()
             raise
@@ -131,7 +132,7 @@ def decode_log() -> DecodeLog:
     def get_decoder(codec: Any) -> Any:
         return _LoggingDecoder(_aiortc_get_decoder(codec), _decode_log)
 
-    aiortc.rtcrtpreceiver.get_decoder = get_decoder  # type: ignore[attr-defined]
+    aiortc.rtcrtpreceiver.get_decoder = get_decoder
     return _decode_log
 
 
@@ -177,6 +178,7 @@ def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler)
     """Replace the video receiver's jitter buffer (aiortc keeps it in a private attribute
     set in RTCRtpReceiver.__init__) with our frame assembler."""
     attribute = "_RTCRtpReceiver__jitter_buffer"
-    if getattr(receiver, "_RTCRtpReceiver__kind", None) != "video" or not hasattr(receiver, attribute):
+    kind = getattr(receiver, "_RTCRtpReceiver__kind", None)
+    if kind != "video" or not hasattr(receiver, attribute):
         raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
     setattr(receiver, attribute, _AssemblerAsJitterBuffer(assembler))

@@ -95,7 +95,7 @@ class FrameAssembler:
             waiting = [f for f in self._frames.values() if f.completed_ms is not None]
             if not waiting:
                 return False
-            oldest_wait = min(f.completed_ms for f in waiting)  # type: ignore[type-var]
+            oldest_wait = min(f.completed_ms or 0.0 for f in waiting)
             starting = self._next_seq is None
             if not starting and now_ms - oldest_wait < self.max_wait_ms:
                 return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import time
@@ -51,7 +52,7 @@ class FrameReceiver:
         self._measure_quality = measure_quality
         self._quality_pool = concurrent.futures.ThreadPoolExecutor(1, "quality")
         self._quality_busy = False
-        self._pending: set[asyncio.Future[None]] = set()
+        self._pending: set[asyncio.Future[ShownFrame]] = set()
 
     async def consume(self, track: MediaStreamTrack) -> None:
         """Show frames from `track` until it ends."""
@@ -60,6 +61,7 @@ class FrameReceiver:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            assert isinstance(frame, av.VideoFrame)
             frame, dropped = newest_frame(track, frame)
             self.dropped += dropped
             assert isinstance(frame, av.VideoFrame)
@@ -86,7 +88,7 @@ class FrameReceiver:
             self._quality_busy = True
             future = asyncio.get_running_loop().run_in_executor(
                 self._quality_pool, self._with_quality, record, luma, clock)
-            self._pending.add(future)  # type: ignore[arg-type]
+            self._pending.add(future)
             future.add_done_callback(functools.partial(self._quality_done, record))
         else:
             self._log(record)
@@ -95,12 +97,12 @@ class FrameReceiver:
     def _with_quality(record: ShownFrame, luma: np.ndarray, clock: SourceClock) -> ShownFrame:
         assert record.frame_id is not None
         source = pattern(clock.width, clock.height).luma(record.frame_id)
-        return ShownFrame(**{**record.__dict__, "ssim_db": quality.ssim_db(luma, source),
-                             "psnr_db": quality.psnr_db(luma, source)})
+        return dataclasses.replace(record, ssim_db=quality.ssim_db(luma, source),
+                                   psnr_db=quality.psnr_db(luma, source))
 
     def _quality_done(self, record: ShownFrame, future: asyncio.Future[ShownFrame]) -> None:
         self._quality_busy = False
-        self._pending.discard(future)  # type: ignore[arg-type]
+        self._pending.discard(future)
         if not future.cancelled() and future.exception() is None:
             record = future.result()
         elif not future.cancelled():

@@ -75,10 +75,10 @@ def _cell_means(luma: np.ndarray) -> np.ndarray:
     means = np.empty((STAMP_ROWS, STAMP_COLUMNS))
     for row in range(STAMP_ROWS):
         for column in range(STAMP_COLUMNS):
-            y0 = int(round((row + 0.25) * cell))
-            y1 = max(y0 + 1, int(round((row + 0.75) * cell)))
-            x0 = int(round((column + 0.25) * cell))
-            x1 = max(x0 + 1, int(round((column + 0.75) * cell)))
+            y0 = round((row + 0.25) * cell)
+            y1 = max(y0 + 1, round((row + 0.75) * cell))
+            x0 = round((column + 0.25) * cell)
+            x1 = max(x0 + 1, round((column + 0.75) * cell))
             means[row, column] = luma[y0:y1, x0:x1].mean()
     return means
 

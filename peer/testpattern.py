@@ -21,18 +21,20 @@ DEFAULT_HEIGHT = 480
 DEFAULT_FPS = 30
 _TEXTURE_SEED = 20180409  # Salsify's NSDI date; any fixed value would do
 _NOISE_FRAMES = 16
-_NOISE_SIGMA = 2.5
+_NOISE_SIGMA = 1.0
+OCTAVE_CELLS = (4, 8, 16, 32, 64, 128)  # coarse to fine
+OCTAVE_GAIN = 0.5  # amplitude kept from one octave to the next
 
 
 def _octave_texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Sum of noise octaves, coarse to fine (amplitude halves as the scale halves)."""
+    """Sum of noise octaves, coarse to fine, each finer one weaker by OCTAVE_GAIN."""
     total = np.zeros((height, width), np.float32)
     amplitude, weight = 1.0, 0.0
-    for cells in (4, 8, 16, 32, 64, 128, 256):
+    for cells in OCTAVE_CELLS:
         coarse = rng.standard_normal((max(2, height * cells // width), cells)).astype(np.float32)
         total += amplitude * cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
         weight += amplitude
-        amplitude *= 0.6
+        amplitude *= OCTAVE_GAIN
     total /= weight
     return total
 
@@ -88,7 +90,8 @@ class TestPattern:
     def luma(self, frame_id: int) -> np.ndarray:
         return self.render_i420(frame_id)[: self.height]
 
-    def _paste_object(self, luma: np.ndarray, texture: np.ndarray, frame_id: int, index: int) -> None:
+    def _paste_object(self, luma: np.ndarray, texture: np.ndarray, frame_id: int,
+                      index: int) -> None:
         size = texture.shape[0]
         phase = frame_id / (60 + 23 * index)
         cx = (self.width - size) * (0.5 + 0.45 * math.sin(2 * math.pi * phase + index))
@@ -103,10 +106,12 @@ def pattern(width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT) -> TestPat
     return TestPattern(width, height)
 
 
-def render_i420(frame_id: int, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT) -> np.ndarray:
+def render_i420(frame_id: int, width: int = DEFAULT_WIDTH,
+                height: int = DEFAULT_HEIGHT) -> np.ndarray:
     """Frame `frame_id` of the stamped test pattern as I420 (H*3/2, W) uint8."""
     return pattern(width, height).render_i420(frame_id)
 
 
-def render_luma(frame_id: int, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT) -> np.ndarray:
+def render_luma(frame_id: int, width: int = DEFAULT_WIDTH,
+                height: int = DEFAULT_HEIGHT) -> np.ndarray:
     return pattern(width, height).luma(frame_id)

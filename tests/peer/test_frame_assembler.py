@@ -1,0 +1,95 @@
+from peer.frame_assembler import FrameAssembler, IncomingPacket
+
+FRAME_TICKS = 3000  # 90 kHz at 30 fps
+
+
+def packets_of(frame_index: int, first_seq: int, count: int, keyframe: bool = False
+               ) -> list[IncomingPacket]:
+    timestamp = frame_index * FRAME_TICKS
+    return [IncomingPacket(sequence_number=(first_seq + i) % 65536, timestamp=timestamp,
+                           marker=i == count - 1, frame_start=i == 0,
+                           keyframe=keyframe and i == 0, data=bytes([frame_index % 256, i]))
+            for i in range(count)]
+
+
+def feed(assembler: FrameAssembler, packets: list[IncomingPacket], now_ms: float = 0.0):
+    out = [assembler.add(p, now_ms) for p in packets]
+    return [pli for pli, _ in out], [f for _, f in out if f is not None]
+
+
+def test_a_frame_is_released_on_its_last_packet() -> None:
+    assembler = FrameAssembler()
+    plis, frames = feed(assembler, packets_of(0, 100, 3, keyframe=True))
+    assert frames and frames[0].timestamp == 0 and frames[0].keyframe
+    assert frames[0].data == bytes([0, 0, 0, 1, 0, 2])
+    plis, frames = feed(assembler, packets_of(1, 103, 2))
+    assert [f.timestamp for f in frames] == [FRAME_TICKS]  # at once, not when frame 2 starts
+    assert not any(plis)
+
+
+def test_reordered_packets_still_make_the_frame() -> None:
+    assembler = FrameAssembler()
+    first = packets_of(0, 10, 4, keyframe=True)
+    _, frames = feed(assembler, [first[0], first[2], first[3], first[1]])
+    assert len(frames) == 1 and frames[0].data == bytes([0, 0, 0, 1, 0, 2, 0, 3])
+
+
+def test_duplicates_and_old_packets_are_ignored() -> None:
+    assembler = FrameAssembler()
+    key = packets_of(0, 10, 2, keyframe=True)
+    _, frames = feed(assembler, key + key)
+    assert len(frames) == 1
+
+
+def test_frames_wait_for_a_retransmission_then_go_in_order() -> None:
+    assembler = FrameAssembler(max_wait_ms=150)
+    feed(assembler, packets_of(0, 0, 2, keyframe=True), 0)
+    frame1 = packets_of(1, 2, 3)
+    _, frames = feed(assembler, [frame1[0], frame1[2]], 33)  # middle packet lost
+    assert frames == []
+    _, frames = feed(assembler, packets_of(2, 5, 2), 66)  # complete, but needs frame 1
+    assert frames == []
+    pli, frame = assembler.add(frame1[1], 100)  # the retransmission arrives in time
+    assert not pli and frame is not None and frame.timestamp == FRAME_TICKS
+    # frame 2 was ready too: it comes with the next packet
+    _, frame = assembler.add(packets_of(3, 7, 1)[0], 101)
+    assert frame is not None and frame.timestamp == 2 * FRAME_TICKS
+
+
+def test_a_gap_too_old_is_abandoned_and_a_keyframe_requested() -> None:
+    assembler = FrameAssembler(max_wait_ms=150)
+    feed(assembler, packets_of(0, 0, 2, keyframe=True), 0)
+    frame1 = packets_of(1, 2, 3)
+    feed(assembler, [frame1[0], frame1[2]], 33)
+    feed(assembler, packets_of(2, 5, 2), 66)
+    plis, frames = feed(assembler, packets_of(3, 7, 2), 300)  # 234 ms after frame 2 completed
+    assert any(plis) and frames == []
+    assert assembler.frames_abandoned >= 2
+    plis, frames = feed(assembler, packets_of(4, 9, 2), 320)  # delta frames are not decodable
+    assert frames == [] and not any(plis)  # PLIs are rate-limited
+    _, frames = feed(assembler, packets_of(5, 11, 3, keyframe=True), 340)
+    assert [f.timestamp for f in frames] == [5 * FRAME_TICKS]
+
+
+def test_decoding_starts_at_a_keyframe() -> None:
+    assembler = FrameAssembler()
+    plis, frames = feed(assembler, packets_of(7, 50, 2), 0)  # joined mid-stream
+    assert frames == [] and any(plis)
+    _, frames = feed(assembler, packets_of(8, 52, 2, keyframe=True), 10)
+    assert [f.keyframe for f in frames] == [True]
+
+
+def test_sequence_numbers_wrap() -> None:
+    assembler = FrameAssembler()
+    _, frames = feed(assembler, packets_of(0, 65534, 4, keyframe=True))
+    assert len(frames) == 1
+    _, frames = feed(assembler, packets_of(1, 2, 2))
+    assert len(frames) == 1
+
+
+def test_memory_stays_bounded_under_loss() -> None:
+    assembler = FrameAssembler()
+    for i in range(3000):  # every frame loses its marker packet: nothing ever completes
+        for packet in packets_of(i, i * 3, 3)[:2]:
+            assembler.add(packet, i * 33.0)
+    assert len(assembler._frames) < 1100
