@@ -10,6 +10,9 @@ from pathlib import Path
 
 from peer.aiortc_glue import HostCandidates
 from peer.call import CallConfig, run_call
+from peer.file_source import SourceError
+from peer.sink import SinkError
+from ratecontrol.controllers import DEFAULT_CONTROLLER, make_controller
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -17,10 +20,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--signaling", required=True, metavar="URL",
                         help="signaling WebSocket, e.g. ws://127.0.0.1:8080/ws")
     parser.add_argument("--room", required=True, help="room to join")
-    parser.add_argument("--source", default="testpattern", choices=["testpattern"],
-                        help="video to send (default %(default)s)")
-    parser.add_argument("--sink", default="null", choices=["null"],
-                        help="where received video goes (default %(default)s)")
+    parser.add_argument("--source", default="testpattern", metavar="testpattern|camera|FILE",
+                        help="video to send: the stamped test pattern (default), camera[:N] "
+                        "or a video file (looped)")
+    parser.add_argument("--sink", default="null", metavar="null|window|FILE",
+                        help="where received video goes: nowhere (default), a window, "
+                        "or a .y4m/.mp4 file")
+    parser.add_argument("--controller", default=DEFAULT_CONTROLLER, metavar="NAME",
+                        help="rate control: ours (default), gcc, aiortc (stock), fixed:BPS")
     parser.add_argument("--duration", type=float, default=10.0, metavar="S",
                         help="seconds of call once connected (default %(default)s)")
     parser.add_argument("--metrics", type=Path, metavar="FILE.jsonl",
@@ -36,6 +43,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-quality", action="store_true", help="skip SSIM/PSNR")
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
+    if args.controller != "aiortc":
+        try:
+            make_controller(args.controller)
+        except ValueError as exc:
+            parser.error(f"--controller: {exc}")
     if args.duration <= 0:
         parser.error("--duration must be positive")
     if not args.signaling.startswith(("ws://", "wss://")):
@@ -64,12 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(message)s")
     config = CallConfig(
-        signaling_url=args.signaling, room=args.room, duration_s=args.duration,
+        signaling_url=args.signaling, room=args.room, controller=args.controller,
+        duration_s=args.duration,
         metrics_path=args.metrics, ice_server=args.ice_server, ice_user=args.ice_user,
         relay_only=args.relay_only, host_candidates=args.host_candidates,
         connect_timeout_s=args.connect_timeout, measure_quality=not args.no_quality,
+        source=args.source, sink=args.sink,
     )
-    result = asyncio.run(run_call(config))
+    try:
+        result = asyncio.run(run_call(config))
+    except (SourceError, SinkError) as exc:
+        print(f"peer: {exc}", file=sys.stderr)
+        return 1
     if not result.ok:
         print(f"peer: call failed: {result.reason}", file=sys.stderr)
         return 1

@@ -10,13 +10,23 @@ import enum
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import aioice.ice
+import aiortc.codecs
 import aiortc.rtcrtpreceiver
-from aiortc import MediaStreamTrack, RTCIceServer, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import (
+    MediaStreamTrack,
+    RTCDtlsTransport,
+    RTCIceServer,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtp import RtpPacket
+from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpHeaderExtensionParameters
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket, is_rtcp
 from av.frame import Frame
 
 from peer.frame_assembler import FrameAssembler, IncomingPacket
@@ -182,3 +192,128 @@ def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler)
     if kind != "video" or not hasattr(receiver, attribute):
         raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
     setattr(receiver, attribute, _AssemblerAsJitterBuffer(assembler))
+
+
+# -- transport-wide congestion control ------------------------------------------------------
+
+TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+TRANSPORT_CC_EXTENSION_ID = 5  # free in aiortc's shared (BUNDLE) id space: 1-3 are taken
+SRTP_AUTH_TAG_BYTES = 10  # HMAC-SHA1-80, what aiortc negotiates
+UDP_IPV4_HEADER_BYTES = 28
+
+
+def negotiate_transport_cc() -> None:
+    """Offer and accept the transport-wide sequence number extension and transport-cc
+    feedback for video. aiortc parses the extension but leaves it out of its SDP; its offers
+    and answers are built from the module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS."""
+    extensions = aiortc.codecs.HEADER_EXTENSIONS["video"]
+    if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
+        extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_EXTENSION_ID,
+                                                          TRANSPORT_CC_URI))
+    for codec in aiortc.codecs.CODECS["video"]:
+        if codec.mimeType != "video/rtx" and not any(
+                f.type == "transport-cc" for f in codec.rtcpFeedback):
+            codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
+
+
+def wire_size(rtp_bytes: int) -> int:
+    """Bytes a plain RTP packet takes as a UDP/IPv4 datagram after SRTP protection."""
+    return rtp_bytes + SRTP_AUTH_TAG_BYTES + UDP_IPV4_HEADER_BYTES
+
+
+class TransportHooks(Protocol):
+    """What the congestion-control side does with the traffic of one DTLS transport."""
+
+    def on_outgoing_rtp(self, data: bytes) -> None:
+        """Take an RTP packet aiortc wants to send (it is sent later, by the pacer)."""
+
+    def on_incoming_rtp(self, transport_seq: int | None, ssrc: int, now_ms: float) -> None: ...
+
+    def on_incoming_rtcp(self, data: bytes, now_ms: float) -> None: ...
+
+    def retransmittable(self, sequence_numbers: list[int], now_ms: float) -> list[int]:
+        """The NACKed packets still worth resending (they can arrive in time to be shown)."""
+
+
+class TransportAccess:
+    """What the hooks may do with the transport: send now, and stamp transport seq nos."""
+
+    def __init__(self, transport: RTCDtlsTransport,
+                 send: Callable[[bytes], Awaitable[None]]) -> None:
+        self._transport = transport
+        self._send = send
+
+    async def send_now(self, data: bytes) -> bool:
+        """Send an RTP or RTCP packet past the hooks; False when the transport is closed."""
+        try:
+            await self._send(data)
+        except ConnectionError:
+            return False
+        return True
+
+    def parse_rtp(self, data: bytes) -> RtpPacket:
+        return RtpPacket.parse(data, self._transport._rtp_header_extensions_map)
+
+    def serialize(self, packet: RtpPacket, transport_seq: int | None = None) -> bytes:
+        """The packet as bytes, with its transport-wide sequence number (16 bits) when given.
+        The extension map is the transport's, configured by aiortc from the negotiated SDP."""
+        if transport_seq is not None:
+            packet.extensions.transport_sequence_number = transport_seq & 0xFFFF
+        return packet.serialize(self._transport._rtp_header_extensions_map)
+
+
+def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> TransportAccess:
+    """Route one transceiver's RTP through `hooks`: outgoing RTP (media and RTX) goes to
+    hooks.on_outgoing_rtp instead of straight to SRTP; incoming RTP is reported with its
+    transport seq no; incoming RTCP is shown to the hooks before aiortc handles it; NACKs are
+    filtered. Relies on RTCDtlsTransport._send_rtp / _handle_rtcp_data and on
+    RTCRtpReceiver._handle_rtp_packet / RTCRtpSender._handle_rtcp_packet."""
+    transport: RTCDtlsTransport = transceiver.sender.transport
+    original_send = transport._send_rtp
+    original_rtcp = transport._handle_rtcp_data
+    receiver, sender = transceiver.receiver, transceiver.sender
+    original_rtp_in = receiver._handle_rtp_packet
+    original_sender_rtcp = sender._handle_rtcp_packet
+
+    def now_ms() -> float:
+        return asyncio.get_running_loop().time() * 1000.0
+
+    async def send_rtp(data: bytes) -> None:
+        if is_rtcp(data):
+            await original_send(data)
+        else:
+            hooks.on_outgoing_rtp(data)
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        hooks.on_incoming_rtcp(data, now_ms())
+        await original_rtcp(data)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        hooks.on_incoming_rtp(packet.extensions.transport_sequence_number, packet.ssrc,
+                              now_ms())
+        await original_rtp_in(packet, arrival_time_ms)
+
+    async def handle_sender_rtcp(packet: Any) -> None:
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            packet.lost = hooks.retransmittable(packet.lost, now_ms())
+        await original_sender_rtcp(packet)
+
+    transport._send_rtp = send_rtp  # type: ignore[method-assign]
+    transport._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+    sender._handle_rtcp_packet = handle_sender_rtcp  # type: ignore[method-assign]
+    return TransportAccess(transport, original_send)
+
+
+def take_keyframe_request(sender: RTCRtpSender) -> bool:
+    """True once after the other side asked for a keyframe (PLI or FIR). aiortc only passes
+    the request to its own encoder; a track that sends pre-encoded packets reads it here."""
+    attribute = "_RTCRtpSender__force_keyframe"
+    requested = bool(getattr(sender, attribute, False))
+    if requested:
+        setattr(sender, attribute, False)
+    return requested
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    return int(sender._ssrc)

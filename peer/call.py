@@ -25,14 +25,23 @@ from peer.aiortc_glue import (
     HostCandidates,
     assemble_frames_at_once,
     decode_log,
+    hook_transport,
     ice_servers,
+    negotiate_transport_cc,
     prefer_vp8,
+    sender_ssrc,
+    take_keyframe_request,
     use_host_candidates,
 )
+from peer.congestion import CongestionControl
+from peer.encoded_track import ControlledVideoTrack
 from peer.metrics import MetricsLog, summarize
 from peer.receiver import FrameReceiver
-from peer.sink import NullSink
-from peer.source import SourceClock, TestPatternTrack
+from peer.sink import open_sink
+from peer.source import RawVideoTrack, SourceClock
+from peer.sources import open_source
+from ratecontrol.controllers import DEFAULT_CONTROLLER, make_controller
+from ratecontrol.types import RateController
 from signaling.client import SignalingClient, SignalingError
 
 log = logging.getLogger("peer.call")
@@ -43,6 +52,9 @@ BYE_WAIT_S = 1.0
 class CallConfig:
     signaling_url: str
     room: str
+    controller: str = DEFAULT_CONTROLLER  # "aiortc": stock aiortc encoder and REMB
+    source: str = "testpattern"  # see peer.sources.open_source
+    sink: str = "null"  # see peer.sink.open_sink
     duration_s: float = 10.0
     metrics_path: Path | None = None
     ice_server: str | None = None
@@ -68,9 +80,14 @@ class Call:
     def __init__(self, config: CallConfig) -> None:
         self.config = config
         use_host_candidates(config.host_candidates)
+        negotiate_transport_cc()
+        self.controller: RateController | None = (
+            None if config.controller == "aiortc" else make_controller(config.controller))
         self.metrics = MetricsLog(config.metrics_path)
-        self.source = TestPatternTrack()
-        self.receiver = FrameReceiver(NullSink(), self.metrics, decode_log(),
+        self.source = open_source(config.source)
+        self.track: ControlledVideoTrack | RawVideoTrack | None = None
+        self.congestion: CongestionControl | None = None
+        self.receiver = FrameReceiver(open_sink(config.sink), self.metrics, decode_log(),
                                       measure_quality=config.measure_quality)
         self.pc = RTCPeerConnection(RTCConfiguration(
             iceServers=ice_servers(config.ice_server, config.ice_user),
@@ -142,12 +159,15 @@ class Call:
         if self.remote_id is not None:
             with contextlib.suppress(SignalingError, ConnectionError, RuntimeError):
                 await self.signaling.send({"type": "bye", "to": self.remote_id,
-                                           "frames_sent": self.source.frames_captured})
+                                           "frames_sent": self._frames_sent()})
             # The other side's bye carries how many frames it sent: worth a moment's wait.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.remote_said_bye.wait(), BYE_WAIT_S)
         await self.pc.close()
+        if self.congestion is not None:
+            await self.congestion.stop()
         await self.receiver.finish()
+        self.source.close()
         for task in self._tasks:
             task.cancel()
         await self.signaling.close()
@@ -163,10 +183,28 @@ class Call:
             "frames_dropped": self.receiver.dropped,
             "frames_unstamped": self.receiver.unstamped,
             "decode_errors": dlog.decode_errors,
+            "controller": self.config.controller,
+            "sent": self._sender_summary(),
             "frames_abandoned": self.receiver.assembler.frames_abandoned,
             "ended": self.end_reason,
             "ok": not self.failed,
         }
+
+    def _frames_sent(self) -> int:
+        if isinstance(self.track, ControlledVideoTrack):
+            return self.track.stats.frames_encoded
+        return self.source.frames_captured
+
+    def _sender_summary(self) -> dict[str, Any]:
+        """What this side sent (the other side's summary measures how it arrived)."""
+        sent: dict[str, Any] = {"frames_captured": self.source.frames_captured}
+        if isinstance(self.track, ControlledVideoTrack):
+            sent.update(vars(self.track.stats))
+        if self.congestion is not None:
+            sent.update(vars(self.congestion.stats))
+        if self.controller is not None:
+            sent["target_kbps_final"] = round(self.controller.target_bps() / 1000, 1)
+        return sent
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -176,9 +214,16 @@ class Call:
     # -- WebRTC -----------------------------------------------------------------------------
 
     def _setup_peer_connection(self) -> None:
-        transceiver = self.pc.addTransceiver(self.source, direction="sendrecv")
+        if self.controller is None:
+            self.track = RawVideoTrack(self.source)
+        else:
+            self.track = ControlledVideoTrack(
+                self.source, self.controller, lambda: take_keyframe_request(transceiver.sender))
+        transceiver = self.pc.addTransceiver(self.track, direction="sendrecv")
         prefer_vp8(transceiver)
         assemble_frames_at_once(transceiver.receiver, self.receiver.assembler)
+        self.congestion = CongestionControl(self.controller, sender_ssrc(transceiver.sender))
+        self.congestion.start(hook_transport(transceiver, self.congestion))
 
         @self.pc.on("track")
         def on_track(track: Any) -> None:
@@ -200,8 +245,11 @@ class Call:
 
     async def _send_description(self) -> None:
         description = self.pc.localDescription
-        await self.signaling.send({"type": description.type, "sdp": description.sdp,
-                                   "to": self.remote_id, "source": self.source.clock.to_json()})
+        message: dict[str, Any] = {"type": description.type, "sdp": description.sdp,
+                                   "to": self.remote_id}
+        if self.source.clock is not None:
+            message["source"] = self.source.clock.to_json()
+        await self.signaling.send(message)
 
     # -- signaling --------------------------------------------------------------------------
 

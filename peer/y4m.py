@@ -1,0 +1,61 @@
+"""YUV4MPEG2 (Y4M) files of I420 frames: what Chromium's --use-file-for-fake-video-capture
+reads, so a browser can send our stamped test pattern. `python -m peer.y4m --out F.y4m`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+
+class Y4mWriter:
+    def __init__(self, file: IO[bytes], width: int, height: int, fps: float) -> None:
+        rate = Fraction(fps).limit_denominator(1001)
+        file.write(f"YUV4MPEG2 W{width} H{height} F{rate.numerator}:{rate.denominator} "
+                   "Ip A1:1 C420jpeg\n".encode("ascii"))
+        self._file, self._shape = file, (height * 3 // 2, width)
+
+    def write(self, i420: np.ndarray) -> None:
+        if i420.shape != self._shape or i420.dtype != np.uint8:
+            raise ValueError(f"Y4M frame must be uint8 {self._shape}, "
+                             f"got {i420.dtype} {i420.shape}")
+        self._file.write(b"FRAME\n")
+        self._file.write(np.ascontiguousarray(i420).tobytes())
+
+
+def export_test_pattern(path: Path, frames: int, width: int = 640, height: int = 480,
+                        fps: float = 30.0) -> None:
+    """The stamped test pattern's first `frames` frames, numbered 0.., as a Y4M file."""
+    from peer.testpattern import pattern
+
+    source = pattern(width, height)
+    with open(path, "wb") as file:
+        writer = Y4mWriter(file, width, height, fps)
+        for frame_id in range(frames):
+            writer.write(source.render_i420(frame_id))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m peer.y4m", description=__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="the .y4m file to write")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length (default 60)")
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    args = parser.parse_args(argv)
+    if not args.out.parent.is_dir():
+        parser.error(f"--out: folder {args.out.parent} does not exist")
+    if args.seconds <= 0 or args.fps <= 0:
+        parser.error("--seconds and --fps must be positive")
+    frames = round(args.seconds * args.fps)
+    export_test_pattern(args.out, frames, args.width, args.height, args.fps)
+    print(f"wrote {frames} frames of the stamped test pattern to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
