@@ -1,0 +1,283 @@
+"""The relay on real loopback sockets, driven by aioice's own TURN client."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aioice import stun, turn
+
+from netem.link import LinkConfig
+from netem.relay import Relay, RelayConfig
+from netem.relay_meter import IP_UDP_OVERHEAD_BYTES
+from netem.traces import resolve_trace
+from netem.turn import TurnConfig
+from netem.turn_auth import LongTermAuth
+from netem.turn_paths import Direction
+
+USER, PASSWORD = "user", "pass"
+
+
+def relay_config(
+    up: str = "const-12mbps", down: str = "const-12mbps", delay_ms: float = 0.0, **kw: object
+) -> RelayConfig:
+    return RelayConfig(
+        up=LinkConfig(trace=resolve_trace(up), delay_ms=delay_ms),
+        down=LinkConfig(trace=resolve_trace(down), delay_ms=delay_ms),
+        turn=TurnConfig(auth=LongTermAuth(users={USER: PASSWORD}, realm="test")),
+        listen=("127.0.0.1", 0),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def run_with_relay(
+    body: Callable[[Relay], Awaitable[None]], config: RelayConfig | None = None
+) -> Relay:
+    async def main() -> Relay:
+        relay = Relay(config or relay_config(), stats_out=io.StringIO())
+        await relay.start()
+        try:
+            await asyncio.wait_for(body(relay), 60)
+        finally:
+            relay.close()
+        return relay
+
+    return asyncio.run(main())
+
+
+class Inbox(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received: list[tuple[float, bytes, tuple[str, int]]] = []
+        self.event = asyncio.Event()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        self.received.append((time.monotonic(), data, addr))
+        self.event.set()
+
+    async def wait_for(self, count: int, timeout_s: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.received) < count:
+            self.event.clear()
+            await asyncio.wait_for(self.event.wait(), max(0.01, deadline - time.monotonic()))
+
+
+async def turn_client(
+    relay: Relay, password: str = PASSWORD
+) -> tuple[turn.TurnTransport, Inbox]:
+    return await turn.create_turn_endpoint(Inbox, relay.address, USER, password)
+
+
+def test_allocate_refresh_permission_and_delete_with_aioice_client() -> None:
+    async def body(relay: Relay) -> None:
+        loop = asyncio.get_running_loop()
+        _, client = await loop.create_datagram_endpoint(
+            lambda: turn.TurnClientUdpProtocol(
+                relay.address, USER, PASSWORD, lifetime=900, channel_refresh_time=500
+            ),
+            remote_addr=relay.address,
+        )
+        relayed = await client.connect()
+        assert client.mapped_address[0] == "127.0.0.1"
+        [alloc] = relay.server.allocations
+        assert alloc.relayed == relayed and alloc.lifetime_s == 900
+        # the relayed address is a real socket on the listen host
+        assert relayed[0] == "127.0.0.1" and relayed[1] != relay.address[1]
+
+        refresh = stun.Message(
+            stun.Method.REFRESH, stun.Class.REQUEST, attributes={"LIFETIME": 1200}
+        )
+        response, _ = await client.request_with_retry(refresh)
+        assert response.attributes["LIFETIME"] == 1200
+
+        perm = stun.Message(
+            stun.Method.CREATE_PERMISSION, stun.Class.REQUEST,
+            attributes={"XOR-PEER-ADDRESS": ("127.0.0.9", 1234)},
+        )
+        await client.request_with_retry(perm)
+        assert alloc.permitted("127.0.0.9", relay._now_ms())
+
+        await client.delete()
+        assert relay.server.allocations == []
+        assert relay.server.counters.allocations_deleted == 1
+        with pytest.raises(OSError):  # the relay port is closed again... or reused by nobody
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.connect(relayed)
+                probe.send(b"x")
+                probe.settimeout(0.2)
+                probe.recv(10)
+            finally:
+                probe.close()
+
+    run_with_relay(body)
+
+
+def test_wrong_password_is_refused() -> None:
+    async def body(relay: Relay) -> None:
+        with pytest.raises(stun.TransactionFailed) as failure:
+            await turn_client(relay, password="wrong")
+        assert failure.value.response.error_code == 401
+        assert relay.server.counters.auth_failures == 1
+        assert relay.server.allocations == []
+
+    run_with_relay(body)
+
+
+def test_channel_data_both_ways_and_junk_does_not_stop_the_relay() -> None:
+    async def body(relay: Relay) -> None:
+        ta, inbox_a = await turn_client(relay)
+        tb, inbox_b = await turn_client(relay)
+        ra, rb = ta.get_extra_info("sockname"), tb.get_extra_info("sockname")
+        # junk at the listen port and at a relay port, between real traffic
+        junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        junk.bind(("127.0.0.2", 0))  # permissions are per IP: this one never gets one
+        junk_data = [b"", b"\x00" * 7, b"\xff" * 100, b"\x00\x01" * 30]
+        junk_data += [b"\x40\x00\x00\x09short", b"\x40\x00\x00\x05short"]  # ChannelData
+        for data in junk_data:
+            junk.sendto(data, relay.address)
+            junk.sendto(data, ra)
+        junk.close()
+        # B needs a permission for A's relay before A's data can reach it: B speaks first
+        tb.sendto(b"hello from b", ra)
+        ta.sendto(b"hello from a", rb)
+        await inbox_a.wait_for(1)
+        await inbox_b.wait_for(1)
+        for i in range(20):
+            ta.sendto(b"a%d" % i, rb)
+            tb.sendto(b"b%d" % i, ra)
+        await inbox_a.wait_for(21)
+        await inbox_b.wait_for(21)
+        expected = [b"hello from a"] + [b"a%d" % i for i in range(20)]
+        assert [d for _, d, _ in inbox_b.received] == expected
+        assert {addr for _, _, addr in inbox_a.received} == {rb}
+        assert {addr for _, _, addr in inbox_b.received} == {ra}
+        counters = relay.server.counters
+        assert counters.malformed >= 3
+        assert counters.unknown_channel + counters.no_allocation >= 1
+        assert counters.permission_denied >= 5  # junk at the relay port came from no peer
+        assert relay.counters.internal_errors == 0
+        a_older = relay.server.allocation_for(relay.server.allocations[0].client)
+        assert a_older is not None and a_older.relayed == ra
+        assert relay.meters[Direction.UP].totals.delivered_packets == 21
+        assert relay.meters[Direction.DOWN].totals.delivered_packets == 21
+
+    run_with_relay(body)
+
+
+def test_rate_and_delay_match_the_link_model(tmp_path: Path) -> None:
+    """1 Mbit/s trace, 30 ms delay: a saturating sender gets the trace's rate, a light one
+    gets the configured delay, and each packet's one-way delay matches the model's record."""
+    delay_ms = 30.0
+    log_path = tmp_path / "packets.jsonl"
+    payload = 1000
+    wire_fraction = payload / (payload + IP_UDP_OVERHEAD_BYTES)
+    result: dict[str, float] = {}
+
+    async def body(relay: Relay) -> None:
+        ta, _ = await turn_client(relay)
+        tb, inbox_b = await turn_client(relay)
+        ra, rb = ta.get_extra_info("sockname"), tb.get_extra_info("sockname")
+        tb.sendto(b"open", ra)
+        ta.sendto(b"open", rb)
+        await inbox_b.wait_for(1)
+
+        def stamp(seq: int) -> bytes:
+            return struct.pack("!Id", seq, time.monotonic()).ljust(payload, b"\0")
+
+        # light load: 20 packets/s for 2 s
+        for seq in range(40):
+            ta.sendto(stamp(seq), rb)
+            await asyncio.sleep(0.05)
+        await inbox_b.wait_for(41)
+        delays = [
+            (t - struct.unpack_from("!Id", d)[1]) * 1e3 for t, d, _ in inbox_b.received[1:]
+        ]
+        result["delay_p50"] = float(np.median(delays))
+        # saturation: 1.5 Mbit/s for 3 s; measure the receive rate over the last 2 s
+        start = time.monotonic()
+        seq = 1000
+        while time.monotonic() - start < 3.0:
+            for _ in range(6):
+                ta.sendto(stamp(seq), rb)
+                seq += 1
+            await asyncio.sleep(6 * payload * 8 / 1.5e6)
+        now = time.monotonic()
+        window = [t for t, _, _ in inbox_b.received if now - 2.0 <= t < now]
+        result["rate_bps"] = (len(window) - 1) * payload * 8 / (window[-1] - window[0])
+
+    run_with_relay(body, relay_config("const-1mbps", "const-1mbps", delay_ms, packet_log=log_path))
+
+    # empty queue: configured delay plus waiting for the next opportunity (every 12 ms)
+    assert delay_ms <= result["delay_p50"] <= delay_ms + 12.0 + 4.0, result
+    expected_bps = 1e6 * wire_fraction
+    assert result["rate_bps"] == pytest.approx(expected_bps, rel=0.05), result
+
+    records = [json.loads(line) for line in log_path.read_text().splitlines()]
+    events = [r for r in records if "event" in r]
+    assert [e["event"] for e in events[:1]] == ["origin"]
+    assert {e["direction"] for e in events if e["event"] == "link"} == {"up", "down"}
+    up = [r for r in records if r.get("direction") == "up" and "delivered_ms" in r]
+    assert all(r["delivered_ms"] - r["enqueued_ms"] >= delay_ms for r in up)
+    late = [r["sent_ms"] - r["delivered_ms"] for r in up]
+    assert np.percentile(late, 50) < 2.0
+
+
+def test_stats_lines_one_per_direction() -> None:
+    out = io.StringIO()
+
+    async def main() -> None:
+        relay = Relay(relay_config(stats_interval_s=0.2), stats_out=out)
+        await relay.start()
+        ta, _ = await turn_client(relay)
+        tb, inbox_b = await turn_client(relay)
+        tb.sendto(b"x", ta.get_extra_info("sockname"))
+        ta.sendto(b"y", tb.get_extra_info("sockname"))
+        await inbox_b.wait_for(1)
+        await asyncio.sleep(0.5)
+        relay.close()
+
+    asyncio.run(main())
+    lines = out.getvalue().splitlines()
+    ups = [line for line in lines if line.startswith("netem   up:")]
+    downs = [line for line in lines if line.startswith("netem down:")]
+    assert len(ups) >= 2 and len(downs) >= 2
+    capacity_kbps = float(ups[-1].split("capacity")[1].split()[0])
+    assert capacity_kbps == pytest.approx(12000.0, rel=0.02)
+    assert any(line.startswith("netem turn: allocations=2") for line in lines)
+
+
+def test_a_flood_from_one_address_is_limited_and_others_keep_working() -> None:
+    async def body(relay: Relay) -> None:
+        ta, _ = await turn_client(relay)
+        tb, inbox_b = await turn_client(relay)
+        ra, rb = ta.get_extra_info("sockname"), tb.get_extra_info("sockname")
+        tb.sendto(b"open", ra)
+        flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        flood.setblocking(False)
+        request = bytes(stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST))
+        sent = 0
+        for i in range(20):
+            for _ in range(250):
+                try:
+                    flood.sendto(request, relay.address)
+                    sent += 1
+                except BlockingIOError:
+                    break
+            ta.sendto(b"%d" % i, rb)
+            await asyncio.sleep(0.01)
+        flood.close()
+        await inbox_b.wait_for(20)
+        assert [d for _, d, _ in inbox_b.received][-20:] == [b"%d" % i for i in range(20)]
+        counters = relay.server.counters
+        assert counters.rate_limited > sent // 2, (sent, counters)
+        assert len(relay.server.allocations) == 2
+
+    run_with_relay(body)

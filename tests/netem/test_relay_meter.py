@@ -1,0 +1,76 @@
+"""Metered links: sizes on the wire, per-direction reports, lateness, drops, packet log."""
+
+from __future__ import annotations
+
+import pytest
+
+from netem.link import LinkConfig
+from netem.loss import BernoulliLoss
+from netem.queues import DropTail
+from netem.relay_meter import (
+    IP_UDP_OVERHEAD_BYTES,
+    DirectionMeter,
+    LateHistogram,
+    MeteredLink,
+)
+from netem.traces import resolve_trace
+from netem.turn_paths import Direction
+
+
+def test_saturated_link_reports_its_capacity_and_queue_delay() -> None:
+    trace = resolve_trace("const-1mbps")  # one 1500-byte opportunity every 12 ms
+    meter = DirectionMeter(Direction.UP, trace, delay_ms=30.0)
+    link = MeteredLink(LinkConfig(trace=trace, delay_ms=30.0), meter, now_ms=1000.0)
+    meter.report(1000.0)
+    payload = 1500 - IP_UDP_OVERHEAD_BYTES
+    for i in range(200):  # 200 full packets at once: 2.4 s of work for the link
+        link.enqueue(payload, i, 1000.0)
+    out: list[object] = []
+    t = 1000.0
+    while t < 3000.0:
+        t = link.next_event_time() or 3000.0
+        out += link.deliveries(t + 0.25)  # handed on 0.25 ms late
+    report = meter.report(3000.0)
+    assert out == list(range(len(out)))
+    assert report.delivered_kbps == pytest.approx(1000.0, rel=0.02)
+    assert report.capacity_kbps == pytest.approx(1000.0, rel=0.02)
+    assert report.late_ms_p50 == pytest.approx(0.25) and report.late_ms_p99 == pytest.approx(0.25)
+    # the last packet out had waited ~2 s at the bottleneck
+    assert 1900.0 < report.queue_delay_ms_max < 2000.0
+    assert "delivered" in report.line() and report.line().startswith("netem   up:")
+    summary = meter.summary(3000.0)
+    assert summary.delivered_packets == report.delivered_packets
+    assert summary.line().startswith("netem total up:")
+    assert summary.late_ms_p99 == pytest.approx(0.25, abs=0.051)
+
+
+def test_drops_are_counted_and_logged() -> None:
+    trace = resolve_trace("const-1mbps")
+    config = LinkConfig(trace=trace, queue=DropTail(limit_packets=5), loss=BernoulliLoss(0.5))
+    records: list[dict] = []
+    for log in (None, records.append):
+        meter = DirectionMeter(Direction.DOWN, trace, 0.0)
+        link = MeteredLink(config, meter, 0.0, log=log)
+        for i in range(10):
+            link.enqueue(100, i, 0.0)
+        link.deliveries(1000.0)
+        drops = meter.report(1000.0).drops
+        assert drops["queue-full"] == 5  # five wait for the first opportunity, 5 are refused
+        assert drops["loss"] >= 1
+        assert sum(drops.values()) + meter.totals.delivered_packets == 10
+    assert records[0] == {"event": "link", "direction": "down", "start_ms": 0.0}
+    records = records[1:]
+    kinds = {("reason" in r, "sent_ms" in r) for r in records}
+    assert kinds == {(True, False), (False, True)}
+    assert all(r["direction"] == "down" and r["size"] == 128 for r in records)
+
+
+def test_late_histogram_percentiles() -> None:
+    h = LateHistogram()
+    assert h.percentile(99) == 0.0
+    for i in range(100):
+        h.add(i * 0.1)  # 0.0 .. 9.9 ms
+    assert h.percentile(50) == pytest.approx(5.0, abs=0.11)
+    assert h.percentile(99) == pytest.approx(9.9, abs=0.11)
+    h.add(5000.0)
+    assert h.max_ms == 5000.0 and h.percentile(100) == 5000.0
