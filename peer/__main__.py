@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "or a .y4m/.mp4 file")
     parser.add_argument("--controller", default=DEFAULT_CONTROLLER, metavar="NAME",
                         help="rate control: ours (default), gcc, aiortc (stock), fixed:BPS")
+    parser.add_argument("--direction", default="sendrecv",
+                        choices=["sendrecv", "sendonly", "recvonly"],
+                        help="send and receive (default), or one way only")
     parser.add_argument("--duration", type=float, default=10.0, metavar="S",
                         help="seconds of call once connected (default %(default)s)")
     parser.add_argument("--metrics", type=Path, metavar="FILE.jsonl",
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(name)s: %(message)s")
     config = CallConfig(
         signaling_url=args.signaling, room=args.room, controller=args.controller,
-        duration_s=args.duration,
+        duration_s=args.duration, direction=args.direction,
         metrics_path=args.metrics, ice_server=args.ice_server, ice_user=args.ice_user,
         relay_only=args.relay_only, host_candidates=args.host_candidates,
         connect_timeout_s=args.connect_timeout, measure_quality=not args.no_quality,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ class CallConfig:
     signaling_url: str
     room: str
     controller: str = DEFAULT_CONTROLLER  # "aiortc": stock aiortc encoder and REMB
+    direction: str = "sendrecv"  # or sendonly / recvonly: one-way calls for experiments
     source: str = "testpattern"  # see peer.sources.open_source
     sink: str = "null"  # see peer.sink.open_sink
     duration_s: float = 10.0
@@ -112,6 +114,8 @@ class Call:
         try:
             await self.signaling.connect()
             peers = await self.signaling.join(self.config.room)
+            print(f"peer: joined room {self.config.room} as {self.signaling.id} "
+                  f"({len(peers)} already there)", file=sys.stderr, flush=True)
             self._setup_peer_connection()
             self._spawn(self._read_signaling())
             if peers:
@@ -219,7 +223,7 @@ class Call:
         else:
             self.track = ControlledVideoTrack(
                 self.source, self.controller, lambda: take_keyframe_request(transceiver.sender))
-        transceiver = self.pc.addTransceiver(self.track, direction="sendrecv")
+        transceiver = self.pc.addTransceiver(self.track, direction=self.config.direction)
         prefer_vp8(transceiver)
         assemble_frames_at_once(transceiver.receiver, self.receiver.assembler)
         self.congestion = CongestionControl(self.controller, sender_ssrc(transceiver.sender))

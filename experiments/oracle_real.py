@@ -1,0 +1,55 @@
+"""Completing a real call's summary with what the link allowed: capacity and oracle delay.
+
+The relay's packet log says when its clock began on the wall clock (`origin` event) and when
+the media link's trace time 0 was (`link` event), so a frame captured at wall time t met the
+trace at (t - trace start). The oracle delay of a frame is its wire bytes served alone by the
+trace from its capture time, plus the propagation delay (experiments.oracle): a lower bound
+that counts zero encode time, the same for every controller.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.link_spec import LinkSpec, trace_files
+from experiments.netem_log import trace_start_wall_s
+from experiments.oracle import oracle_delay_ms
+from experiments.packetizer import wire_bytes
+from netem.traces import resolve_trace
+
+
+def shown_frames(receiver_log: Path) -> list[dict[str, Any]]:
+    frames = []
+    with open(receiver_log, encoding="utf-8") as log:
+        for line in log:
+            record = json.loads(line)
+            if record.get("type") == "shown":
+                frames.append(record)
+    return frames
+
+
+def completed_summary(folder: Path, link: LinkSpec, summary: dict[str, Any]) -> dict[str, Any]:
+    """`summary` with capacity_kbps and oracle_delay_ms_p95 filled in when the logs allow."""
+    zero_s = trace_start_wall_s(folder / "netem.jsonl")
+    frames = [f for f in shown_frames(folder / "receiver.jsonl")
+              if f.get("captured_at") is not None]
+    if zero_s is None or not frames:
+        return summary
+    trace = resolve_trace(trace_files(link.trace)[0])
+    start_ms = (frames[0]["captured_at"] - zero_s) * 1000
+    end_ms = (frames[-1]["shown_at"] - zero_s) * 1000
+    capacity_kbps = trace.capacity_bps(max(0.0, start_ms), max(1.0, end_ms)) / 1000
+    oracle = []
+    for frame in frames:
+        if frame.get("bytes"):
+            t_ms = (frame["captured_at"] - zero_s) * 1000
+            if t_ms >= 0:
+                oracle.append(oracle_delay_ms(trace, captured_ms=t_ms, sent_ms=t_ms,
+                                              wire_bytes=wire_bytes(frame["bytes"]),
+                                              propagation_ms=link.delay_ms))
+    return {**summary, "capacity_kbps": round(capacity_kbps, 1),
+            "oracle_delay_ms_p95": round(float(np.percentile(oracle, 95)), 1) if oracle else None}

@@ -1,0 +1,133 @@
+"""Real-time calls over an emulated link, one controller at a time.
+
+For each call: netem (the TURN relay applying the trace), the signaling server, a receiving
+Python peer that joins first and waits, then the sender (a Python peer with the controller, or
+headless Chromium for `chrome`), which offers. Both use only relayed candidates, so every
+packet crosses the emulated link. The offerer allocates its TURN relay first, and netem's
+`--up` shapes what the first allocation sends: media crosses the media trace given as --up,
+feedback the other one.
+
+Each call leaves in its folder: receiver.jsonl (per frame and summary), sender.jsonl (Python
+senders), netem.jsonl (per packet), *.log (each process's stderr) and result.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.link_spec import LinkSpec, trace_files
+from experiments.local_call import read_summary
+from experiments.oracle_real import completed_summary
+from experiments.processes import (
+    Service,
+    ServiceError,
+    child_env,
+    python_command,
+    running,
+    start_service,
+    start_signaling,
+    stop_process,
+)
+
+TURN_USER = "netem:netem"
+SETUP_SLACK_S = 45.0  # ICE over TURN, DTLS and teardown on a loaded 2-core machine
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    controller: str
+    link: LinkSpec
+    duration_s: float
+    label: str
+
+
+def start_netem(link: LinkSpec, folder: Path) -> Service:
+    media, feedback = trace_files(link.trace)
+    args = ["--listen", "127.0.0.1:0", "--up", media, "--down", feedback,
+            "--delay-ms", f"{link.delay_ms:g}", "--seed", str(link.seed),
+            "--user", TURN_USER, "--packet-log", str(folder / "netem.jsonl")]
+    if link.loss:
+        args += ["--loss", f"{link.loss:g}"]
+    if link.queue_packets is not None:
+        args += ["--queue-packets", str(link.queue_packets)]
+    return start_service("netem", python_command("netem", *args),
+                         ready=r"TURN relay on turn:(\S+:\d+)", log_path=folder / "netem.log")
+
+
+def peer_args(signaling: Service, netem: Service, room: str) -> list[str]:
+    return ["--signaling", signaling.address, "--room", room,
+            "--ice-server", f"turn:{netem.address}", "--ice-user", TURN_USER, "--relay-only"]
+
+
+def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
+    """One call; returns (and writes to result.json) its status and completed summary."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
+    room = f"x-{uuid.uuid4().hex[:10]}"
+    try:
+        netem = start_netem(spec.link, folder)
+    except ServiceError as exc:
+        return _result(folder, spec, "failed", f"netem: {exc}")
+    signaling = start_signaling()
+    with running(netem, signaling):
+        receiver = start_service(
+            "receiver",
+            python_command("peer", *peer_args(signaling, netem, room), "--direction", "recvonly",
+                           "--duration", str(spec.duration_s + SETUP_SLACK_S),
+                           "--metrics", str(folder / "receiver.jsonl")),
+            ready=r"peer: (joined) room", log_path=folder / "receiver.log")
+        try:
+            status, reason = _run_sender(spec, folder, signaling, netem, room)
+        finally:
+            # The receiver ends on the sender's bye; give it a moment to write its summary.
+            try:
+                receiver.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                stop_process(receiver.process)
+    if status != "ok":
+        return _result(folder, spec, status, reason)
+    summary = read_summary(folder / "receiver.jsonl")
+    if summary is None or not summary.get("frames_shown"):
+        return _result(folder, spec, "failed", "the receiver showed no frame")
+    return _result(folder, spec, "ok", reason, completed_summary(folder, spec.link, summary))
+
+
+def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service,
+                room: str) -> tuple[str, str]:
+    if spec.controller == "chrome":
+        from experiments.chrome_sender import run_chrome_sender
+
+        return run_chrome_sender(folder, signaling, netem, room, spec.duration_s)
+    command = python_command("peer", *peer_args(signaling, netem, room), "--direction",
+                             "sendonly", "--controller", spec.controller,
+                             "--duration", str(spec.duration_s),
+                             "--metrics", str(folder / "sender.jsonl"))
+    with open(folder / "sender.log", "w", encoding="utf-8") as log:
+        sender = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                  env=child_env())
+        try:
+            code = sender.wait(timeout=spec.duration_s + SETUP_SLACK_S)
+        except subprocess.TimeoutExpired:
+            stop_process(sender)
+            return "failed", "the sender did not finish in time"
+        except KeyboardInterrupt:
+            stop_process(sender)
+            raise
+    if code != 0:
+        lines = (folder / "sender.log").read_text().strip().splitlines()
+        return "failed", lines[-1] if lines else f"sender exited with status {code}"
+    return "ok", "call completed"
+
+
+def _result(folder: Path, spec: CallSpec, status: str, reason: str,
+            summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = {"controller": spec.controller, "label": spec.label, "status": status,
+              "reason": reason, "summary": summary, "finished_at": time.time()}
+    (folder / "result.json").write_text(json.dumps(result, indent=1))
+    return result

@@ -1,0 +1,162 @@
+"""`python -m experiments run`: traces x controllers x repeats of real calls, then the report.
+
+Calls run `--jobs` at a time (each call is two peers, a relay and a signaling server: on two
+cores one at a time is what keeps the measurement honest; see the README). Ctrl-C stops the
+calls under way and still reports every call that finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from experiments.link_spec import LinkSpec, trace_files
+from experiments.run import CallSpec, run_call
+from netem.trace import TraceError
+
+KNOWN_CONTROLLERS = ("ours", "gcc", "aiortc", "chrome")
+VERSIONED = ("aiortc", "aioice", "av", "numpy", "aiohttp", "playwright")
+
+
+@dataclass(frozen=True)
+class Plan:
+    traces: list[str]
+    controllers: list[str]
+    repeat: int
+    duration_s: float
+    link: LinkSpec  # trace field unused: one per trace
+    out: Path
+    jobs: int = 1
+
+    def calls(self) -> list[tuple[str, CallSpec, Path]]:
+        calls = []
+        for trace in self.traces:
+            base = self.out / _safe(trace) if len(self.traces) > 1 else self.out
+            for controller in self.controllers:
+                for k in range(self.repeat):
+                    label = controller if self.repeat == 1 else f"{controller}-r{k + 1}"
+                    link = LinkSpec(trace, self.link.delay_ms, self.link.loss,
+                                    self.link.queue_packets, self.link.seed + k)
+                    calls.append((trace, CallSpec(controller, link, self.duration_s, label),
+                                  base / _safe(label)))
+        return calls
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name)
+
+
+def add_parser(commands: Any) -> None:
+    run = commands.add_parser("run", help="real calls through netem, compared side by side",
+                              description=__doc__)
+    run.add_argument("--trace", required=True,
+                     help="trace name or file; several, comma-separated, make a sweep")
+    run.add_argument("--controllers", default="ours,aiortc",
+                     help="comma-separated: ours, gcc, aiortc, chrome, fixed:BPS")
+    run.add_argument("--duration", type=float, default=30.0, help="seconds per call")
+    run.add_argument("--out", type=Path, required=True, help="folder for the results")
+    run.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay, each way")
+    run.add_argument("--loss", type=float, default=0.0, help="random loss, each way")
+    run.add_argument("--queue-packets", type=int, default=None, help="drop-tail queue size")
+    run.add_argument("--repeat", type=int, default=1, help="calls per controller and trace")
+    run.add_argument("--jobs", type=int, default=1, help="calls at a time (default 1)")
+    run.add_argument("--seed", type=int, default=0)
+    run.set_defaults(handler=run_command)
+
+
+def parse_plan(args: argparse.Namespace) -> Plan:
+    traces = [t.strip() for t in args.trace.split(",") if t.strip()]
+    controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    for controller in controllers:
+        if controller not in KNOWN_CONTROLLERS and not controller.startswith("fixed:"):
+            raise ValueError(f"unknown controller {controller!r}; choose from "
+                             f"{', '.join(KNOWN_CONTROLLERS)} or fixed:BPS")
+    for trace in traces:
+        trace_files(trace)  # raises TraceError listing the available names
+    if args.duration <= 0 or args.repeat < 1 or args.jobs < 1:
+        raise ValueError("--duration must be positive, --repeat and --jobs at least 1")
+    if not 0 <= args.loss < 1:
+        raise ValueError("--loss is a probability in [0, 1)")
+    return Plan(traces, controllers, args.repeat, args.duration,
+                LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
+                args.jobs)
+
+
+def settings(plan: Plan, trace: str) -> dict[str, Any]:
+    media, feedback = trace_files(trace)
+    versions = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "trace": trace, "media_trace": media, "feedback_trace": feedback,
+        "duration_s": plan.duration_s, "delay_ms": plan.link.delay_ms, "loss": plan.link.loss,
+        "queue_packets": plan.link.queue_packets, "repeat": plan.repeat,
+        "controllers": plan.controllers, "seed": plan.link.seed,
+        "machine": {"cpus": _cpus(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "versions": versions, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _cpus() -> int | None:
+    return os.cpu_count()
+
+
+def run_plan(plan: Plan) -> list[dict[str, Any]]:
+    plan.out.mkdir(parents=True, exist_ok=True)
+    for trace in plan.traces:
+        folder = plan.out / _safe(trace) if len(plan.traces) > 1 else plan.out
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "settings.json").write_text(json.dumps(settings(plan, trace), indent=1))
+    calls = plan.calls()
+    results: list[dict[str, Any]] = []
+    bar = tqdm(total=len(calls), unit="call", file=sys.stderr, dynamic_ncols=True)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(plan.jobs, len(calls))))
+    try:
+        futures = {pool.submit(run_call, spec, folder): spec for _, spec, folder in calls}
+        for future in concurrent.futures.as_completed(futures):
+            result = future.result()
+            results.append(result)
+            bar.set_postfix_str(f"{result['label']}: {result['status']}")
+            bar.update()
+    except KeyboardInterrupt:
+        print("\ninterrupted: reporting the calls that finished", file=sys.stderr)
+        pool.shutdown(wait=False, cancel_futures=True)
+    finally:
+        bar.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        plan = parse_plan(args)
+    except (ValueError, TraceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    results = run_plan(plan)
+    if not results:
+        print("no call finished: nothing to report", file=sys.stderr)
+        return 1
+    from experiments.report import finish_run
+
+    print(finish_run(plan.out))
+    print(f"{len(results)} of {len(plan.calls())} calls in {time.monotonic() - started:.0f} s",
+          file=sys.stderr)
+    return 0 if all(r["status"] == "ok" for r in results) else 1

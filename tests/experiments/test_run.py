@@ -1,0 +1,50 @@
+"""Real calls through netem (issue: the peer's media pipeline). Each takes about 30 s."""
+
+from pathlib import Path
+
+import pytest
+
+from experiments.link_spec import LinkSpec
+from experiments.netem_log import offered_kbps, records
+from experiments.run import CallSpec, run_call
+
+CAPACITY_KBPS = 994.8  # const-1mbps: one 1500-byte opportunity every 12 ms, on IP sizes
+LINK = LinkSpec("const-1mbps", delay_ms=40.0)
+
+
+def settled_sending_kbps(folder: Path, last_s: float = 10.0) -> float:
+    sent = [r["enqueued_ms"] for r in records(folder / "netem.jsonl")
+            if r.get("direction") == "up" and "enqueued_ms" in r]
+    end = max(sent)
+    return offered_kbps(folder / "netem.jsonl", end - last_s * 1000, end)
+
+
+@pytest.fixture(scope="module")
+def ours(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    folder = tmp_path_factory.mktemp("ours")
+    return run_call(CallSpec("ours", LINK, 20.0, "ours"), folder), folder
+
+
+def test_ours_settles_near_capacity_with_one_keyframe(ours: tuple[dict, Path]) -> None:
+    result, folder = ours
+    assert result["status"] == "ok", result["reason"]
+    summary = result["summary"]
+    assert 0.7 <= settled_sending_kbps(folder) / CAPACITY_KBPS <= 1.0
+    assert summary["keyframes"] <= 2  # the first, and at most one more
+    assert summary["delay_ms_p95"] <= 250
+    assert summary["capacity_kbps"] == pytest.approx(CAPACITY_KBPS, rel=0.02)
+    assert 40 < summary["oracle_delay_ms_p95"] < summary["delay_ms_p95"]
+
+
+def test_stock_aiortc_shows_its_extra_keyframes(ours: tuple[dict, Path],
+                                                tmp_path: Path) -> None:
+    result = run_call(CallSpec("aiortc", LINK, 20.0, "aiortc"), tmp_path)
+    assert result["status"] == "ok", result["reason"]
+    assert result["summary"]["keyframes"] >= ours[0]["summary"]["keyframes"] + 3
+
+
+def test_a_missing_trace_fails_cleanly(tmp_path: Path) -> None:
+    from netem.trace import TraceError
+
+    with pytest.raises(TraceError, match="unknown trace .* one of: cellular"):
+        run_call(CallSpec("ours", LinkSpec("no-such-trace"), 5.0, "ours"), tmp_path)
