@@ -80,7 +80,8 @@ class FrameReceiver:
         clock = self.remote_clock
         record = ShownFrame(
             frame_id=frame_id,
-            captured_at=clock.captured_at(frame_id) if clock and frame_id is not None else None,
+            captured_at=(clock.captured_at(frame_id, shown_at)
+                         if clock and frame_id is not None else None),
             shown_at=shown_at,
             bytes=self.decode_log.size_of(frame.pts),
         )

@@ -28,20 +28,32 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_HZ)
 
 @dataclass(frozen=True)
 class SourceClock:
-    """What a receiver needs to turn a stamp into a capture time (seconds, wall clock)."""
+    """What a receiver needs to know of the other side's test pattern: its size (to regenerate
+    a source frame from its stamp) and, when known, its clock (to turn a stamp into a capture
+    time, seconds on the wall clock). A browser playing the exported pattern file knows the
+    size but not t0, and its stamps repeat every `loop_frames` frames."""
 
-    t0: float
+    t0: float | None
     fps: float
     width: int
     height: int
     kind: str = "testpattern"
+    loop_frames: int | None = None
 
-    def captured_at(self, frame_id: int) -> float:
-        return self.t0 + frame_id / self.fps
+    def captured_at(self, frame_id: int, shown_at: float | None = None) -> float | None:
+        """Capture time of the frame with this stamp; with a looping source, the latest
+        capture of it not after `shown_at`."""
+        if self.t0 is None:
+            return None
+        if self.loop_frames is None or shown_at is None:
+            return self.t0 + frame_id / self.fps
+        period_s = self.loop_frames / self.fps
+        loops = math.floor((shown_at - self.t0 - frame_id / self.fps) / period_s)
+        return self.t0 + frame_id / self.fps + max(0, loops) * period_s
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "t0": self.t0, "fps": self.fps,
-                "width": self.width, "height": self.height}
+        return {"kind": self.kind, "t0": self.t0, "fps": self.fps, "width": self.width,
+                "height": self.height, "loop_frames": self.loop_frames}
 
     @classmethod
     def from_json(cls, data: object) -> SourceClock | None:
@@ -49,12 +61,15 @@ class SourceClock:
         if not isinstance(data, dict):
             return None
         try:
-            clock = cls(float(data["t0"]), float(data["fps"]), int(data["width"]),
-                        int(data["height"]), str(data.get("kind", "testpattern")))
+            t0 = None if data.get("t0") is None else float(data["t0"])
+            loop = None if data.get("loop_frames") is None else int(data["loop_frames"])
+            clock = cls(t0, float(data["fps"]), int(data["width"]), int(data["height"]),
+                        str(data.get("kind", "testpattern")), loop)
         except (KeyError, TypeError, ValueError):
             return None
-        if not (math.isfinite(clock.t0) and 0 < clock.fps <= 240
-                and 0 < clock.width <= 8192 and 0 < clock.height <= 8192):
+        if not ((clock.t0 is None or math.isfinite(clock.t0)) and 0 < clock.fps <= 240
+                and 0 < clock.width <= 8192 and 0 < clock.height <= 8192
+                and (loop is None or loop > 0)):
             return None
         return clock
 
@@ -92,22 +107,22 @@ class TestPatternSource:
                  fps: float = DEFAULT_FPS) -> None:
         self._pattern = pattern(width, height)
         self.width, self.height, self.fps = width, height, fps
-        self.clock: SourceClock | None = SourceClock(time.time(), fps, width, height)
+        self._t0 = time.time()
+        self.clock: SourceClock | None = SourceClock(self._t0, fps, width, height)
         self._next_id = 0
         self.frames_captured = 0
 
     async def capture(self) -> CapturedFrame:
-        assert self.clock is not None
-        clock = self.clock
+        t0, fps = self._t0, self.fps
         now = time.time()
-        frame_id = max(self._next_id, math.floor((now - clock.t0) * clock.fps))  # skip late ids
-        wait = clock.captured_at(frame_id) - now
-        if wait > 0:
-            await asyncio.sleep(wait)
+        frame_id = max(self._next_id, math.floor((now - t0) * fps))  # skip late ids
+        captured_at = t0 + frame_id / fps
+        if captured_at > now:
+            await asyncio.sleep(captured_at - now)
         self._next_id = frame_id + 1
         self.frames_captured += 1
-        return CapturedFrame(self._pattern.render_i420(frame_id), clock.captured_at(frame_id),
-                             round(frame_id * VIDEO_CLOCK_HZ / clock.fps))
+        return CapturedFrame(self._pattern.render_i420(frame_id), captured_at,
+                             round(frame_id * VIDEO_CLOCK_HZ / fps))
 
     def close(self) -> None:
         pass
