@@ -47,6 +47,8 @@ from signaling.client import SignalingClient, SignalingError
 
 log = logging.getLogger("peer.call")
 BYE_WAIT_S = 1.0
+SIGNALING_RETRY_FIRST_S = 0.5
+SIGNALING_RETRY_MAX_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -263,11 +265,40 @@ class Call:
             if message is None:
                 if not self.connected.is_set():
                     self._end("signaling connection closed before the call connected", True)
-                return  # media is peer to peer: a call already up goes on
+                    return
+                # Media is peer to peer: the call goes on while we find the server again.
+                if not await self._rejoin_signaling():
+                    return
+                continue
             try:
                 await self._on_message(message)
             except (ValueError, TypeError, KeyError) as exc:
                 log.warning("ignored a malformed %r message: %s", message.get("type"), exc)
+
+    async def _rejoin_signaling(self) -> bool:
+        """Reconnect to the signaling server and rejoin the room, backing off, for as long as
+        the call lasts. The other side, rejoining too, gets a new id: see peer-joined."""
+        await self.signaling.close()
+        delay_s = SIGNALING_RETRY_FIRST_S
+        while not self.ended.is_set():
+            client = SignalingClient(self.config.signaling_url)
+            try:
+                await client.connect()
+                peers = await client.join(self.config.room)
+            except SignalingError:
+                await client.close()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ended.wait(), delay_s)
+                delay_s = min(delay_s * 2, SIGNALING_RETRY_MAX_S)
+                continue
+            self.signaling = client
+            if peers:
+                self.remote_id = peers[0]
+            print(f"peer: reconnected to signaling as {client.id}", file=sys.stderr, flush=True)
+            self.metrics.write({"type": "event", "event": "signaling-reconnected",
+                                "at": time.time()})
+            return True
+        return False
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind, sender = message.get("type"), message.get("from")
@@ -287,6 +318,8 @@ class Call:
                 self.remote_frames_sent = frames_sent
             self.remote_said_bye.set()
             self._end("the other side hung up")
+        elif kind == "peer-joined" and self.connected.is_set():
+            self.remote_id = message.get("id")  # the other side, back after losing signaling
         elif kind == "peer-left" and message.get("id") == self.remote_id:
             self.remote_said_bye.set()
             self._end("the other side left the room")
