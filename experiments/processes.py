@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +98,7 @@ def start_signaling(host: str = "127.0.0.1") -> Service:
                          ready=r"signaling on (ws://[^\s,]+)")
 
 
-def stop_process(process: subprocess.Popen[str], timeout_s: float = 5.0) -> int:
+def stop_process(process: subprocess.Popen[Any], timeout_s: float = 5.0) -> int:
     """SIGTERM (tools write their summaries on it), then SIGKILL if it does not end."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

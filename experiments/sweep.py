@@ -96,7 +96,7 @@ def parse_plan(args: argparse.Namespace) -> Plan:
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
     media, feedback = trace_files(trace)
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in VERSIONED:
         try:
             versions[name] = metadata.version(name)

@@ -63,7 +63,7 @@ def test_media_flows_while_signaling_restarts_and_peers_rejoin(tmp_path: Path) -
     finally:
         stop_process(server.process)
         for peer in peers:
-            stop_process(peer)  # type: ignore[arg-type]
+            stop_process(peer)
     for path in (a, b):
         shown_during_outage = [line for line in lines(path) if line["type"] == "shown"
                                and killed_at < line["shown_at"] < restarted_at]
@@ -85,7 +85,7 @@ def test_sigterm_still_writes_the_summary(tmp_path: Path) -> None:
     finally:
         stop_process(server.process)
         for peer in peers:
-            stop_process(peer)  # type: ignore[arg-type]
+            stop_process(peer)
     assert peers[0].returncode == 0
     summary = read_summary(a)
     assert summary is not None and "SIGTERM" in summary["ended"]
