@@ -75,12 +75,15 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
     except ServiceError as exc:
         return _result(folder, spec, "failed", f"netem: {exc}")
     signaling = start_signaling()
+    receiver_args = ["--direction", "recvonly", "--duration", str(spec.duration_s + SETUP_SLACK_S),
+                     "--metrics", str(folder / "receiver.jsonl")]
+    if spec.controller == "chrome":
+        from experiments.chrome_sender import LOOP_FRAMES
+
+        receiver_args += ["--remote-pattern-loop", str(LOOP_FRAMES)]
     with running(netem, signaling):
         receiver = start_service(
-            "receiver",
-            python_command("peer", *peer_args(signaling, netem, room), "--direction", "recvonly",
-                           "--duration", str(spec.duration_s + SETUP_SLACK_S),
-                           "--metrics", str(folder / "receiver.jsonl")),
+            "receiver", python_command("peer", *peer_args(signaling, netem, room), *receiver_args),
             ready=r"peer: (joined) room", log_path=folder / "receiver.log")
         try:
             status, reason = _run_sender(spec, folder, signaling, netem, room)

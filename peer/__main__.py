@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         choices=list(HostCandidates), default=HostCandidates.AUTO,
                         help="local addresses offered to ICE (default %(default)s)")
     parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="S")
+    parser.add_argument("--remote-pattern-loop", type=int, metavar="N",
+                        help="the other side sends the exported test pattern looping every N "
+                        "frames without saying so (a browser): measure quality against it")
     parser.add_argument("--no-quality", action="store_true", help="skip SSIM/PSNR")
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics_path=args.metrics, ice_server=args.ice_server, ice_user=args.ice_user,
         relay_only=args.relay_only, host_candidates=args.host_candidates,
         connect_timeout_s=args.connect_timeout, measure_quality=not args.no_quality,
-        source=args.source, sink=args.sink,
+        source=args.source, sink=args.sink, remote_pattern_loop=args.remote_pattern_loop,
     )
     try:
         result = asyncio.run(run_call(config))

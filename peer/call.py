@@ -26,6 +26,7 @@ from peer.aiortc_glue import (
     HostCandidates,
     assemble_frames_at_once,
     decode_log,
+    harden_ice_receive,
     hook_transport,
     ice_servers,
     negotiate_transport_cc,
@@ -41,6 +42,7 @@ from peer.receiver import FrameReceiver
 from peer.sink import open_sink
 from peer.source import RawVideoTrack, SourceClock
 from peer.sources import open_source
+from peer.testpattern import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from ratecontrol.controllers import DEFAULT_CONTROLLER, make_controller
 from ratecontrol.types import RateController
 from signaling.client import SignalingClient, SignalingError
@@ -67,6 +69,9 @@ class CallConfig:
     host_candidates: HostCandidates = HostCandidates.AUTO
     connect_timeout_s: float = 30.0
     measure_quality: bool = True
+    # The other side sends the exported test pattern (peer.y4m) looping every N frames, as a
+    # browser fed it by --use-file-for-fake-video-capture does, without announcing it.
+    remote_pattern_loop: int | None = None
 
 
 @dataclass
@@ -84,6 +89,7 @@ class Call:
     def __init__(self, config: CallConfig) -> None:
         self.config = config
         use_host_candidates(config.host_candidates)
+        harden_ice_receive()  # a stranger's empty datagram must not end the call
         negotiate_transport_cc()
         self.controller: RateController | None = (
             None if config.controller == "aiortc" else make_controller(config.controller))
@@ -93,6 +99,10 @@ class Call:
         self.congestion: CongestionControl | None = None
         self.receiver = FrameReceiver(open_sink(config.sink), self.metrics, decode_log(),
                                       measure_quality=config.measure_quality)
+        if config.remote_pattern_loop:
+            self.receiver.remote_clock = SourceClock(
+                None, DEFAULT_FPS, DEFAULT_WIDTH, DEFAULT_HEIGHT,
+                loop_frames=config.remote_pattern_loop)
         self.pc = RTCPeerConnection(RTCConfiguration(
             iceServers=ice_servers(config.ice_server, config.ice_user),
             iceTransportPolicy=(RTCIceTransportPolicy.RELAY if config.relay_only
@@ -305,7 +315,8 @@ class Call:
         if kind in ("offer", "answer"):
             if kind == "offer":
                 self.remote_id = sender
-            self.receiver.remote_clock = SourceClock.from_json(message.get("source"))
+            announced = SourceClock.from_json(message.get("source"))
+            self.receiver.remote_clock = announced or self.receiver.remote_clock
             await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], kind))
             if kind == "offer":
                 await self.pc.setLocalDescription(await self.pc.createAnswer())

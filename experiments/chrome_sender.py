@@ -1,0 +1,166 @@
+"""The `chrome` controller: headless Chromium sends our stamped test pattern through the demo
+page, so Chromium's own WebRTC stack (libwebrtc: GCC, pacer, its VP8 rate control) is measured
+by the same Python receiver as every other controller.
+
+Chromium plays the exported pattern (`peer.y4m`) as its fake camera, looping every
+`LOOP_FRAMES` frames; the page joins the room second and offers, with relay-only TURN through
+netem. The picture carries the frame number but not the capture time, so capture times come from
+the page itself: an injected script (chrome_stamp.js) reads the stamp of every frame the local
+preview presents, with the capture time Chromium reports for it (requestVideoFrameCallback's
+captureTime, on the wall clock of performance.timeOrigin). Chromium's file camera does not keep
+a steady 30 fps under load (measured: capture times drift over 100 ms from one t0 in 12 s),
+so each frame the receiver showed takes the capture time logged for that very frame; a frame
+the preview skipped takes its nearest logged neighbour's, moved by the frame interval. The
+share of frames matched exactly is written to the result's reason (`anchor_receiver_log`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from experiments.processes import Service
+from peer.metrics import ShownFrame, summarize
+from peer.testpattern import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
+from peer.y4m import export_test_pattern
+
+CHROMIUM = Path("/usr/bin/chromium")
+LOOP_FRAMES = 300  # 10 s at 30 fps: 138 MB of Y4M, longer than any frame delay
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+)
+CONNECT_TIMEOUT_S = 40.0
+NEIGHBOUR_FRAMES = 3  # a frame the preview skipped is timed from a logged one this close
+STAMP_SCRIPT = Path(__file__).with_name("chrome_stamp.js")
+
+
+def pattern_file(cache: Path) -> Path:
+    """The exported pattern, made once per run folder."""
+    path = cache / f"pattern-{LOOP_FRAMES}.y4m"
+    if not path.exists():
+        partial = path.with_suffix(".part")
+        export_test_pattern(partial, LOOP_FRAMES, DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_FPS)
+        partial.rename(path)
+    return path
+
+
+def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: str,
+                      duration_s: float) -> tuple[str, str]:
+    if not CHROMIUM.is_file():
+        return "skipped", f"{CHROMIUM} is not installed (apt-get install -y chromium)"
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "skipped", "the playwright package is not installed"
+    video = pattern_file(folder.parent)
+    page_url = (signaling.address.replace("ws://", "http://").removesuffix("/ws")
+                + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"
+                + "&ice_user=netem:netem&stats=0")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True,
+                args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"])
+            try:
+                page = browser.new_page()
+                page.add_init_script(path=str(STAMP_SCRIPT))
+                page.goto(page_url)
+                page.wait_for_function(
+                    "window.callState && window.callState.connectionState === 'connected'",
+                    timeout=CONNECT_TIMEOUT_S * 1000)
+                time.sleep(duration_s)
+                stamps = page.evaluate("window.stampLog")
+                page.evaluate("window.callControl.hangup()")
+                time.sleep(0.5)
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        return "failed", f"chromium: {str(exc).splitlines()[0]}"
+    (folder / "chrome.json").write_text(json.dumps({"stamps": stamps}))
+    capture_log = CaptureLog(stamps)
+    if not capture_log.index:
+        return "failed", "could not read the stamp of Chromium's local preview"
+    exact, timed = anchor_receiver_log(folder / "receiver.jsonl", capture_log)
+    return "ok", (f"capture times from the page's preview ({capture_log.source}): "
+                  f"{exact} shown frames matched exactly, {timed - exact} from a neighbour")
+
+
+class CaptureLog:
+    """Capture times of the looping pattern's frames, by unwrapped frame index."""
+
+    def __init__(self, stamps: list[dict[str, Any]]) -> None:
+        key = "wallCapture" if any(s.get("wallCapture") for s in stamps) else "wallNow"
+        self.source = "captureTime" if key == "wallCapture" else "callback time"
+        times: dict[int, float] = {}
+        loops, previous = 0, None
+        for sample in stamps:
+            if sample.get(key) is None:
+                continue
+            if previous is not None and sample["id"] < previous - LOOP_FRAMES // 2:
+                loops += 1
+            previous = sample["id"]
+            times.setdefault(sample["id"] + loops * LOOP_FRAMES, sample[key] / 1000)
+        self.index = sorted(times)
+        self.times = times
+
+    def captured_at(self, frame_id: int, shown_at: float) -> tuple[float | None, bool]:
+        """(capture time of `frame_id` in the loop just before `shown_at`, exact?)."""
+        if not self.index:
+            return None, False
+        earliest = shown_at - LOOP_FRAMES / DEFAULT_FPS / 2  # no frame is 5 s late
+
+        def plausible(t: float) -> bool:
+            return earliest < t <= shown_at
+
+        best: tuple[float, bool] | None = None
+        for index in self.index:  # few thousand entries at most: a scan is fine
+            if index % LOOP_FRAMES == frame_id and plausible(self.times[index]):
+                best = (self.times[index], True)
+        if best is not None:
+            return best
+        estimates = []  # the preview skipped it: from its neighbours
+        for index in self.index:
+            wanted = index - index % LOOP_FRAMES + frame_id
+            if abs(wanted - index) <= NEIGHBOUR_FRAMES:
+                estimate = self.times[index] + (wanted - index) / DEFAULT_FPS
+                if plausible(estimate):
+                    estimates.append(estimate)
+        return (max(estimates), False) if estimates else (None, False)
+
+
+def anchor_receiver_log(receiver_log: Path, capture_log: CaptureLog) -> tuple[int, int]:
+    """Give every shown frame its capture time from the page's log, and redo the summary.
+    Returns (frames matched exactly, frames given a time)."""
+    records = [json.loads(line) for line in receiver_log.read_text().splitlines()]
+    frames: list[ShownFrame] = []
+    exact = timed = 0
+    out = []
+    for record in records:
+        if record.get("type") == "shown":
+            captured, matched = (None, False)
+            if record.get("frame_id") is not None:
+                captured, matched = capture_log.captured_at(record["frame_id"],
+                                                            record["shown_at"])
+            exact += matched
+            timed += captured is not None
+            frame = ShownFrame(record.get("frame_id"), captured, record["shown_at"],
+                               record.get("bytes"), record.get("ssim_db"), record.get("psnr_db"))
+            frames.append(frame)
+            record = frame.to_json()
+        elif record.get("type") == "summary":
+            received = None
+            if record.get("goodput_kbps") is not None:
+                received = round(record["goodput_kbps"] * 1000 / 8 * record["duration_s"])
+            record = {**record, **summarize(
+                frames, duration_s=record["duration_s"], frames_sent=record.get("frames_sent"),
+                received_bytes=received, keyframes=record.get("keyframes")),
+                "capture_clock": f"page log ({capture_log.source})"}
+        out.append(json.dumps(record, separators=(",", ":")))
+    receiver_log.write_text("\n".join(out) + "\n")
+    return exact, timed
