@@ -14,17 +14,21 @@ How sizes are met (measured by ``python -m peer.bench_encoder``):
 - ``target_bytes=N`` for one frame, two ways (``per_frame_mode``). ``"rate"``: set
   ``rc_target_bitrate = N·8·fps`` in place just before the frame, so that libvpx's frame
   budget is N. libvpx's CBR buffer model fights this (its buffer is in bits and gets
-  rescaled at every change): actual/target median 0.88, p10 0.31, p90 1.40.
+  rescaled at every change): actual/target median 0.88, p10 0.32, p90 1.33.
   ``"quantizer"`` (the default): pin the quantizer (min = max) to the value that a size
-  model fitted on the previous P frames (``QuantizerSizeModel``) gives for N: median 1.00,
-  p10 0.84, p90 1.20 on the test pattern. Keyframes use their own model once one has been
-  seen; the first keyframe is left to libvpx with its intra cap at 100 % of N.
+  model learned from the previous P frames (``QuantizerSizeModel`` in ``peer.vp8_rate``: a
+  size-vs-quantizer curve, plus the cost of refining a coarser reference) gives for N:
+  median 1.02, p10 0.81, p90 1.25 on the test pattern. Keyframes use their own model once
+  one has been seen; the first keyframe is left to libvpx with its intra cap at 100 % of N.
+  While the quantizer is pinned libvpx's buffer is kept full (``Vp8Encoder._apply``): past
+  150 frames its CBR would otherwise override a low pinned quantizer.
 - ``set_target_bps`` (``follow_rate_with``). ``"libvpx"``: only ``rc_target_bitrate``
-  changes; libvpx's CBR takes 1–2 s to settle after a step (0.32–1.64 of target in the
+  changes; libvpx's CBR takes 1–2 s to settle after a step (0.30–1.72 of target in the
   first second). ``"quantizer"`` (the default): a leaky bucket (``FrameBudget``) turns the
-  rate into per-frame targets met as above: within 0.96–1.08 in the first second after a
-  step. Keyframes are left to libvpx's CBR under the intra cap; the bucket then pays them
-  back over the next frames.
+  rate into per-frame targets met as above: within 0.97–1.01 in the first second after a
+  step (1.15 and 1.64 at 250 and 150 kbit/s: the test pattern needs more than that even at
+  quantizer 56). Keyframes are left to libvpx's CBR under the intra cap; the bucket then
+  pays them back over the next frames.
 
 Time: ``encode(..., now_s=...)`` takes the capture time (the caller's clock; frames are
 counted at ``fps`` when it is omitted). Output pts are in 1/90000 s since the first frame.
@@ -50,6 +54,7 @@ from typing import Literal
 import av
 import numpy as np
 
+from peer.vp8_rate import FrameBudget, QuantizerSizeModel
 from peer.vpx_lib import (
     CONTROL_NAMES,
     VP8E_GET_LAST_QUANTIZER,
@@ -81,64 +86,11 @@ VIDEO_TIME_BASE = Fraction(1, VIDEO_CLOCK_HZ)
 MIN_TARGET_BPS = 10_000
 MAX_TARGET_BPS = 50_000_000
 MIN_TARGET_BYTES = 50
+PINNED_BUFFER_MS = (100, 50, 60)  # libvpx's buffer (size, initial, optimal) while q is pinned
 VP8_MAX_QUANTIZER = 63
 
 PerFrameMode = Literal["rate", "quantizer"]
 RateFollowing = Literal["libvpx", "quantizer"]
-
-
-class QuantizerSizeModel:
-    """P-frame size model: bytes ≈ complexity · 2^(−q / steps_per_halving).
-
-    q is libvpx's rc quantizer (0..63). Each P frame updates log2(complexity) by an
-    exponential average; quantizer_for() inverts the model for a size target.
-    """
-
-    def __init__(self, steps_per_halving: float, smoothing: float) -> None:
-        self.steps_per_halving = steps_per_halving
-        self.smoothing = smoothing
-        self.log2_complexity: float | None = None
-
-    def observe(self, quantizer: int, size_bytes: int) -> None:
-        sample = math.log2(max(size_bytes, 1)) + quantizer / self.steps_per_halving
-        if self.log2_complexity is None:
-            self.log2_complexity = sample
-        else:
-            self.log2_complexity += self.smoothing * (sample - self.log2_complexity)
-
-    def quantizer_for(self, target_bytes: int) -> int | None:
-        """The quantizer expected to give `target_bytes`; None before any P frame."""
-        if self.log2_complexity is None:
-            return None
-        log2_target = math.log2(max(target_bytes, 1))
-        return round(self.steps_per_halving * (self.log2_complexity - log2_target))
-
-
-class FrameBudget:
-    """Leaky bucket turning a target rate into per-frame size targets.
-
-    A frame's budget is rate × time since the previous frame (so skipped frames leave their
-    bits to the next); the bytes over or under budget so far (the debt, capped at
-    max_debt_s of rate) are paid back over repay_frames frames.
-    """
-
-    def __init__(self, repay_frames: float, max_debt_s: float) -> None:
-        self.repay_frames = repay_frames
-        self.max_debt_s = max_debt_s
-        self.debt_bytes = 0.0
-        self._budget_bytes = 0.0
-
-    def next_target_bytes(self, target_bps: float, gap_s: float) -> int:
-        self._budget_bytes = target_bps * gap_s / 8
-        target = self._budget_bytes - self.debt_bytes / self.repay_frames
-        return round(min(max(target, self._budget_bytes / 4), self._budget_bytes * 4))
-
-    def on_encoded(self, size_bytes: int, target_bps: float) -> None:
-        """Account for a frame; frames encoded without a budget (keyframes) count whole."""
-        self.debt_bytes += size_bytes - self._budget_bytes
-        cap = target_bps / 8 * self.max_debt_s
-        self.debt_bytes = min(max(self.debt_bytes, -cap), cap)
-        self._budget_bytes = 0.0
 
 
 @dataclass(frozen=True)
@@ -165,8 +117,8 @@ class Vp8EncoderConfig:
     static_threshold: int = 1
     per_frame_mode: PerFrameMode = "quantizer"  # how target_bytes is met (see module doc)
     follow_rate_with: RateFollowing = "quantizer"  # how set_target_bps is met (module doc)
-    quantizer_steps_per_halving: float = 9.0  # size model slope, rc quantizer steps
-    size_model_smoothing: float = 0.5  # weight of the newest P frame in the size model
+    quantizer_steps_per_halving: float = 16.0  # size model's slope until it has learned one
+    size_model_smoothing: float = 0.5  # weight of the newest frame at its quantizer
     budget_repay_frames: float = 8.0  # frames over which an over/undershoot is paid back
     budget_max_debt_s: float = 0.3  # the most over/undershoot carried, in seconds of rate
     max_gap_s: float = 0.1  # a longer pause between frames is budgeted as this long
@@ -246,8 +198,7 @@ class Vp8Encoder:
         self._cfg = VpxEncCfgStorage()
         self._image = VpxImageStorage()
         self._target_bps = self.config.target_bps
-        self._applied_kbps = 0
-        self._applied_q_range = (self.config.min_quantizer, self.config.max_quantizer)
+        self._applied: tuple[int, tuple[int, int], tuple[int, int, int]] = (0, (0, 0), (0, 0, 0))
         self._applied_intra_pct = self.config.max_intra_bitrate_pct
         self._first_now_s: float | None = None
         self._last_pts: int | None = None
@@ -259,10 +210,14 @@ class Vp8Encoder:
         self._model = QuantizerSizeModel(
             self.config.quantizer_steps_per_halving, self.config.size_model_smoothing
         )
-        self._key_model = QuantizerSizeModel(
-            self.config.quantizer_steps_per_halving, self.config.size_model_smoothing
+        self._key_model = QuantizerSizeModel(  # intra only: no reference term
+            self.config.quantizer_steps_per_halving,
+            self.config.size_model_smoothing,
+            refine=0.0,
+            coarsen=0.0,
         )
         self._budget = FrameBudget(self.config.budget_repay_frames, self.config.budget_max_debt_s)
+        self._pinned_kbps = _kbps(self.config.width * self.config.height * 12 * self.config.fps)
         self._setup()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -291,8 +246,12 @@ class Vp8Encoder:
         head.kf_mode = VPX_KF_DISABLED
         head.kf_min_dist = 0
         head.kf_max_dist = 0x7FFFFFFF
-        self._applied_kbps = _kbps(self._target_bps)
-        head.rc_target_bitrate = self._applied_kbps
+        head.rc_target_bitrate = _kbps(self._target_bps)
+        self._applied = (
+            head.rc_target_bitrate,
+            (c.min_quantizer, c.max_quantizer),
+            (c.buffer_ms, c.buffer_initial_ms, c.buffer_optimal_ms),
+        )
         lib.check(
             lib.cdll.vpx_codec_enc_init_ver(
                 ctypes.byref(self._ctx),
@@ -345,14 +304,35 @@ class Vp8Encoder:
         """Change the target rate in place (no keyframe); applied from the next frame."""
         if not math.isfinite(bps) or bps <= 0:
             raise ValueError(f"target rate {bps} bps: give a positive finite number")
-        self._target_bps = int(min(max(bps, MIN_TARGET_BPS), MAX_TARGET_BPS))
+        target_bps = int(min(max(bps, MIN_TARGET_BPS), MAX_TARGET_BPS))
+        if target_bps != self._target_bps:
+            self._budget.on_rate_change()
+        self._target_bps = target_bps
 
-    def _apply(self, kbps: int, q_range: tuple[int, int]) -> None:
-        if kbps == self._applied_kbps and q_range == self._applied_q_range:
+    def _apply(self, kbps: int, q_range: tuple[int, int], pinned: bool = False) -> None:
+        """Set libvpx's rate, quantizer range and buffer; `pinned`: we chose q ourselves.
+
+        While we pin the quantizer (rc_min = rc_max = q) libvpx must not override it. It
+        does once 150 inter frames are past: its one-pass CBR then floors the quantizer at
+        a function of its own long-run average quantizer (active_best_quality =
+        inter_minq[ni_av_qi]) without clipping that to rc_max_quantizer, and drops the floor
+        only while its buffer is full (measured: asked 5, got 12-13, 0.78 of a 1 Mbit/s
+        target). So pinned frames get a constant rate that no frame reaches, 12 bits per
+        pixel (half libvpx's own ceiling, which follows its frame-rate estimate and would
+        rescale the buffer), and a short buffer (PINNED_BUFFER_MS) that refills within two
+        frames after an unpinned keyframe. Nothing else on libvpx's pinned path uses them.
+        """
+        c = self.config
+        buffer_ms = (c.buffer_ms, c.buffer_initial_ms, c.buffer_optimal_ms)
+        if pinned:
+            kbps = self._pinned_kbps
+            buffer_ms = PINNED_BUFFER_MS
+        if (kbps, q_range, buffer_ms) == self._applied:
             return
         head = self._cfg.head
         head.rc_target_bitrate = kbps
         head.rc_min_quantizer, head.rc_max_quantizer = q_range
+        head.rc_buf_sz, head.rc_buf_initial_sz, head.rc_buf_optimal_sz = buffer_ms
         self._lib.check(
             self._lib.cdll.vpx_codec_enc_config_set(
                 ctypes.byref(self._ctx), ctypes.byref(self._cfg)
@@ -360,7 +340,7 @@ class Vp8Encoder:
             "vpx_codec_enc_config_set",
             self._ctx,
         )
-        self._applied_kbps, self._applied_q_range = kbps, q_range
+        self._applied = (kbps, q_range, buffer_ms)
 
     def _set_intra_pct(self, pct: int) -> None:
         if pct != self._applied_intra_pct:
@@ -402,6 +382,7 @@ class Vp8Encoder:
             target_bytes = self._budget.next_target_bytes(self._target_bps, gap / VIDEO_CLOCK_HZ)
 
         q_range = (c.min_quantizer, c.max_quantizer)
+        pinned = False
         if target_bytes is None:
             kbps = _kbps(self._target_bps)
             duration = gap
@@ -414,8 +395,8 @@ class Vp8Encoder:
             q = model.quantizer_for(target_bytes) if steer else None
             if q is not None:
                 q = min(max(q, c.min_quantizer), c.max_quantizer)
-                q_range = (q, q)
-        self._apply(kbps, q_range)
+                q_range, pinned = (q, q), True
+        self._apply(kbps, q_range, pinned)
         self._set_intra_pct(100 if force_key and per_frame else c.max_intra_bitrate_pct)
 
         img = self._image
@@ -453,8 +434,11 @@ class Vp8Encoder:
         if not chunks:
             return None
         err, q64 = self._lib.control_get_int(self._ctx, VP8E_GET_LAST_QUANTIZER_64)
-        if err == 0:
-            (self._key_model if is_key else self._model).observe(q64, size)
+        if err == 0 and is_key:
+            self._key_model.observe(q64, size)
+            self._model.on_reference(q64)
+        elif err == 0:
+            self._model.observe(q64, size)
         err, q = self._lib.control_get_int(self._ctx, VP8E_GET_LAST_QUANTIZER)  # 0..127
         return EncodedFrame(b"".join(chunks), is_key, pts, q if err == 0 else -1)
 

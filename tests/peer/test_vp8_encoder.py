@@ -12,8 +12,6 @@ import pytest
 from peer.testpattern import render_i420
 from peer.vp8_encoder import (
     EncodedFrame,
-    FrameBudget,
-    QuantizerSizeModel,
     Vp8Encoder,
     Vp8EncoderConfig,
     to_av_packet,
@@ -106,6 +104,18 @@ def test_per_frame_targets_are_followed(frames: list[np.ndarray], mode: str) -> 
     if mode == "quantizer":  # the default: also tight frame by frame
         spread = statistics.quantiles(ratios, n=10)
         assert spread[0] >= 0.6 and spread[-1] <= 1.6
+
+
+def test_a_pinned_quantizer_is_honoured_after_150_frames(frames: list[np.ndarray]) -> None:
+    # Past 150 inter frames libvpx's CBR floors the quantizer at a function of its own
+    # long-run average quantizer unless its buffer is full; a pinned q must still hold.
+    with Vp8Encoder(Vp8EncoderConfig(target_bps=400_000)) as encoder:
+        for n in range(200):
+            encoder.encode(frames[n], now_s=n / FPS)
+        for n in range(200, 204):
+            out = encoder.encode(frames[n], now_s=n / FPS, target_bytes=40_000)
+            assert out is not None
+            assert out.quantizer <= 3, f"frame {n}: libvpx used q index {out.quantizer}"
 
 
 def test_skipped_frames_keep_rate_and_timestamps(frames: list[np.ndarray]) -> None:
@@ -223,23 +233,3 @@ def test_close_is_idempotent_and_final(frames: list[np.ndarray]) -> None:
     encoder.close()
     with pytest.raises(RuntimeError, match="closed"):
         encoder.encode(frames[1])
-
-
-def test_size_model_inverts_itself() -> None:
-    model = QuantizerSizeModel(steps_per_halving=8.0, smoothing=1.0)
-    assert model.quantizer_for(1000) is None
-    model.observe(quantizer=30, size_bytes=4000)
-    assert model.quantizer_for(4000) == 30
-    assert model.quantizer_for(2000) == 38
-    assert model.quantizer_for(8000) == 22
-
-
-def test_frame_budget_pays_back_overshoot() -> None:
-    budget = FrameBudget(repay_frames=4, max_debt_s=1.0)
-    first = budget.next_target_bytes(240_000, 1 / 30)  # 1000 bytes a frame
-    assert first == 1000
-    budget.on_encoded(3000, 240_000)  # 2000 over
-    assert budget.next_target_bytes(240_000, 1 / 30) == 500
-    budget.on_encoded(500, 240_000)
-    # 1500 still owed; a skipped frame leaves its budget to the next: 2000 - 1500 / 4
-    assert budget.next_target_bytes(240_000, 2 / 30) == 1625
