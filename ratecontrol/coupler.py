@@ -1,0 +1,238 @@
+"""The frame-budget coupler: size each frame for what the network can carry right now.
+
+Salsify's lesson (NSDI 2018) on a standard codec: the encoder is told, per frame, how many bytes
+the path takes without building a queue, and a frame is skipped rather than queued.
+
+* Link rate (`capacity_bps`): a packet that reached the bottleneck before its predecessor left
+  (send time + base delay <= predecessor's arrival) waited, so the arrival gap between them is
+  pure service time; bytes over summed busy gaps in the last `capacity_window_ms` is the rate
+  the link had while busy. None when the link was not busy lately (it is faster than we send).
+* Queue now (`queued_bytes`): the newest acknowledged packet waited `queue_delay_ms` (one-way
+  delay above the minimum of the last `BASE_DELAY_WINDOW_MS`), so that many ms of the drain rate
+  were ahead of it; from its send time on, each byte sent since is added and the drain rate
+  subtracted (credited at most `FEEDBACK_GRACE_MS` past the newest feedback: silence is not
+  progress); bytes still in the pacer count too.
+* Budget: rate x (time since the last sent frame, 1 to `max_credit_frames` intervals) + the
+  standing queue worth keeping (`target_delay_ms` of the link rate, at least `min_queue_bytes`:
+  a link stays busy only with a packet waiting; none while the link rate is unknown) - queued.
+  Every `BASE_REFRESH_INTERVAL_MS` the standing queue is let go for a moment so the minimum
+  delay stays true. Skip when the budget is below `min_frame_bytes` (or 20 % of a nominal
+  frame), or when the newest feedback shows a wait longer than `skip_queue_delay_ms` plus what
+  the intended queue and frame take. Keyframes: at most `max_keyframe_ms` of the rate minus the
+  queue. With no feedback for `STALE_FEEDBACK_MS`: one small frame per `stale_frame_interval_ms`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from ratecontrol.types import FrameDecision, PacketResult, SentPacket
+
+BASE_REFRESH_INTERVAL_MS = 5000.0  # every 5 s ...
+BASE_REFRESH_DURATION_MS = 200.0  # ... keep no standing queue for 200 ms,
+BASE_DELAY_WINDOW_MS = 2 * BASE_REFRESH_INTERVAL_MS + BASE_REFRESH_DURATION_MS  # so min sees it
+CAPACITY_WINDOW_MS = 500.0  # busy-period samples (receiver time) the capacity estimate uses
+MIN_BUSY_SPAN_MS = 20.0  # less busy time than this in the window: no capacity estimate
+STALE_FEEDBACK_MS = 1000.0
+FEEDBACK_GRACE_MS = 100.0  # drain is credited at most this long past the newest feedback
+MIN_USEFUL_FRACTION = 0.2
+MAX_CREDIT_FRAMES = 2.0
+MAX_TRACKED_PACKETS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class CouplerConfig:
+    target_delay_ms: float = 10.0  # standing queue allowed, in ms of the link's rate
+    min_frame_bytes: int = 300  # below this a frame is not worth sending
+    min_queue_bytes: int = 1500  # a link stays busy only with a packet or two waiting
+    skip_queue_delay_ms: float = 20.0  # newest feedback shows a longer wait: skip the frame,
+    skip_queue_scale: float = 1.0  # ... plus this x the time the intended queue + frame take
+    max_keyframe_ms: float = 150.0  # a keyframe may take this long to drain at the rate
+    capacity_window_ms: float = CAPACITY_WINDOW_MS  # busy time the link-rate estimate spans
+    stale_frame_interval_ms: float = 1000.0  # while feedback is stale: one small frame per this
+    max_credit_frames: float = MAX_CREDIT_FRAMES  # a skipped frame's share passes on, to this
+
+
+class FrameBudgetCoupler:
+    def __init__(self, config: CouplerConfig | None = None) -> None:
+        self.config = config or CouplerConfig()
+        self._sent: deque[SentPacket] = deque()  # in send order
+        self._base: deque[tuple[float, float]] = deque()  # (time, owd), owd increasing
+        self._anchor_sent_ms: float | None = None
+        self._anchor_seq = -1
+        self._anchor_queue_ms = 0.0
+        self._last_feedback_ms: float | None = None
+        self._last_frame_ms: float | None = None
+        self._unsent: deque[float] = deque()  # per encoded frame: bytes not yet sent
+        self.queue_delay_ms = 0.0
+        self._busy: deque[tuple[float, int, float]] = deque()  # (arrival, bytes, busy gap ms)
+        self._busy_bytes = 0
+        self._busy_ms = 0.0
+        self._last_received: PacketResult | None = None
+
+    def on_packet_sent(self, packet: SentPacket) -> None:
+        if not math.isfinite(packet.sent_ms):
+            return
+        self._sent.append(packet)
+        if len(self._sent) > MAX_TRACKED_PACKETS:  # feedback never came: forget the oldest
+            self._sent.popleft()
+        # Packets carry headers too: a frame is done once its payload's worth has left.
+        left = float(max(packet.size_bytes, 0))
+        while left > 0 and self._unsent:
+            taken = min(left, self._unsent[0])
+            self._unsent[0] -= taken
+            left -= taken
+            if self._unsent[0] <= 0:
+                self._unsent.popleft()
+                break
+
+    def on_frame_encoded(self, size_bytes: int) -> None:
+        if size_bytes > 0:
+            self._unsent.append(float(size_bytes))
+
+    def pacer_backlog_bytes(self) -> float:
+        return sum(self._unsent)
+
+    def on_feedback(self, results: list[PacketResult], now_ms: float) -> None:
+        received = [r for r in results if r.arrived_ms is not None and math.isfinite(r.sent_ms)]
+        if not received:
+            return
+        self._last_feedback_ms = now_ms
+        for r in received:
+            assert r.arrived_ms is not None
+            owd = r.arrived_ms - r.sent_ms
+            if not math.isfinite(owd):
+                continue
+            while self._base and self._base[-1][1] >= owd:
+                self._base.pop()
+            self._base.append((now_ms, owd))
+        while len(self._base) > 1 and now_ms - self._base[0][0] > BASE_DELAY_WINDOW_MS:
+            self._base.popleft()
+        self._add_busy_samples(received)
+        newest = max(received, key=lambda r: (r.sent_ms, r.transport_seq))
+        anchor = self._anchor_sent_ms
+        if anchor is not None and (newest.sent_ms, newest.transport_seq) <= (
+            anchor, self._anchor_seq
+        ):
+            return  # old news (reordered or duplicated feedback)
+        assert newest.arrived_ms is not None
+        base_owd = self._base[0][1] if self._base else newest.arrived_ms - newest.sent_ms
+        self._anchor_sent_ms, self._anchor_seq = newest.sent_ms, newest.transport_seq
+        while self._sent and (self._sent[0].sent_ms, self._sent[0].transport_seq) < (
+            newest.sent_ms, newest.transport_seq
+        ):
+            self._sent.popleft()  # only the anchor and what was sent since still matter
+        self._anchor_queue_ms = max(newest.arrived_ms - newest.sent_ms - base_owd, 0.0)
+        self.queue_delay_ms = self._anchor_queue_ms
+
+    def _add_busy_samples(self, received: list[PacketResult]) -> None:
+        """A packet that reached the bottleneck before its predecessor left it (sent + base
+        delay <= predecessor's arrival) waited: the link was busy between the two arrivals,
+        so the gap is pure service time. Bytes over summed busy gaps is the link's rate."""
+        if not self._base:
+            return
+        base_owd = self._base[0][1]
+        previous = self._last_received
+        for r in sorted(received, key=lambda r: r.transport_seq):
+            if previous is not None and r.transport_seq == previous.transport_seq + 1:
+                assert r.arrived_ms is not None and previous.arrived_ms is not None
+                gap_ms = r.arrived_ms - previous.arrived_ms
+                waited = r.sent_ms + base_owd <= previous.arrived_ms
+                if waited and 0.0 <= gap_ms < STALE_FEEDBACK_MS:
+                    self._busy.append((r.arrived_ms, r.size_bytes, gap_ms))
+                    self._busy_bytes += r.size_bytes
+                    self._busy_ms += gap_ms
+            if previous is None or r.transport_seq > previous.transport_seq:
+                previous = r
+        self._last_received = previous
+        if previous is not None and previous.arrived_ms is not None:
+            window_ms = self.config.capacity_window_ms
+            while self._busy and previous.arrived_ms - self._busy[0][0] > window_ms:
+                _, size, gap = self._busy.popleft()
+                self._busy_bytes -= size
+                self._busy_ms -= gap
+
+    def capacity_bps(self) -> float | None:
+        """The bottleneck's rate while it was busy in the last `CAPACITY_WINDOW_MS`, if known."""
+        if self._busy_ms < MIN_BUSY_SPAN_MS:
+            return None
+        return 8000.0 * self._busy_bytes / self._busy_ms
+
+    def queued_bytes(self, drain_bps: float, now_ms: float) -> float:
+        """Bytes estimated to wait at the bottleneck now, plus those still in the pacer."""
+        drain_bytes_per_ms = max(drain_bps, 0.0) / 8000.0
+        pacer = self.pacer_backlog_bytes()
+        anchor = self._anchor_sent_ms
+        if anchor is None:  # no feedback yet: what left in the last 200 ms may still wait
+            return pacer + sum(p.size_bytes for p in self._sent if now_ms - p.sent_ms < 200.0)
+        last_fb = self._last_feedback_ms if self._last_feedback_ms is not None else now_ms
+        credit_end_ms = min(now_ms, last_fb + FEEDBACK_GRACE_MS)
+        queue = self._anchor_queue_ms * drain_bytes_per_ms
+        last_ms = anchor
+        for packet in self._sent:
+            step_end = min(packet.sent_ms, credit_end_ms)
+            queue = max(queue - drain_bytes_per_ms * max(step_end - last_ms, 0.0), 0.0)
+            last_ms = max(last_ms, step_end)
+            queue += packet.size_bytes
+        queue = max(queue - drain_bytes_per_ms * max(credit_end_ms - last_ms, 0.0), 0.0)
+        return queue + pacer
+
+    def decide(
+        self,
+        rate_bps: float,
+        capacity_bps: float | None,
+        acked_bps: float | None,
+        now_ms: float,
+        frame_interval_ms: float,
+    ) -> FrameDecision:
+        """The next frame's budget at `rate_bps`. `capacity_bps` is the link's measured rate
+        (None while the link was not busy lately: then the queue drains at least as fast as we
+        send, and no standing queue is worth keeping)."""
+        cfg = self.config
+        interval_ms = frame_interval_ms if 0 < frame_interval_ms < 10_000 else 1000.0 / 30.0
+        rate_bytes_per_ms = max(rate_bps, 0.0) / 8000.0
+        if capacity_bps is None:
+            drain_bps = max(rate_bps, acked_bps or 0.0)
+            allowed_queue = 0.0
+        else:
+            drain_bps = capacity_bps
+            allowed_queue = max(capacity_bps / 8000.0 * cfg.target_delay_ms,
+                                float(cfg.min_queue_bytes))
+        queued = self.queued_bytes(drain_bps, now_ms)
+        if now_ms % BASE_REFRESH_INTERVAL_MS < BASE_REFRESH_DURATION_MS:
+            allowed_queue = 0.0  # let the queue empty, so that the base delay shows
+        # A skipped frame leaves its share to the next one (up to `max_credit_frames`).
+        since_ms = interval_ms if self._last_frame_ms is None else now_ms - self._last_frame_ms
+        credit_ms = min(max(since_ms, interval_ms), cfg.max_credit_frames * interval_ms)
+        budget = rate_bytes_per_ms * credit_ms + allowed_queue - queued
+        intended_ms = (allowed_queue + rate_bytes_per_ms * interval_ms) / max(
+            drain_bps / 8000.0, 1e-9
+        )
+        # While feedback flows and packets follow the newest acknowledged one, its wait is the
+        # best word on the queue they meet (drain-rate estimates lag when a link slows down).
+        flowing = self._last_feedback_ms is not None and len(self._sent) > 1 and (
+            now_ms - self._last_feedback_ms < FEEDBACK_GRACE_MS
+        )
+        limit_ms = cfg.skip_queue_delay_ms + cfg.skip_queue_scale * intended_ms
+        if flowing and self.queue_delay_ms > limit_ms:
+            budget = 0.0  # the path is congested now, whatever the rate estimates say
+        stale = self._last_feedback_ms is not None and (
+            now_ms - self._last_feedback_ms > STALE_FEEDBACK_MS
+        )
+        nominal = rate_bytes_per_ms * interval_ms
+        keyframe_cap = rate_bytes_per_ms * cfg.max_keyframe_ms - queued
+        minimum = min(max(cfg.min_frame_bytes, MIN_USEFUL_FRACTION * nominal), nominal)
+        if stale:  # no word from the receiver: a sign of life now and then, nothing more
+            last = self._last_frame_ms
+            if last is None or now_ms - last >= cfg.stale_frame_interval_ms:
+                budget = max(budget, float(cfg.min_frame_bytes))
+                minimum = float(cfg.min_frame_bytes)
+        if not math.isfinite(budget) or budget < minimum:
+            return FrameDecision(send=False, target_bytes=0, max_keyframe_bytes=0)
+        self._last_frame_ms = now_ms
+        target = int(budget)
+        return FrameDecision(
+            send=True, target_bytes=target, max_keyframe_bytes=max(target, int(keyframe_cap))
+        )

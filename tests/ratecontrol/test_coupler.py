@@ -1,0 +1,110 @@
+import pytest
+
+from ratecontrol.coupler import CouplerConfig, FrameBudgetCoupler
+from ratecontrol.types import PacketResult, SentPacket
+
+FRAME_MS = 1000.0 / 30.0
+
+
+def _through_link(
+    coupler: FrameBudgetCoupler, start_seq: int, t_ms: float, sizes: list[int], link_bps: float,
+    free_ms: float,
+) -> tuple[list[PacketResult], float]:
+    """Send packets back to back at `t_ms` through a `link_bps` bottleneck, 20 ms away."""
+    results = []
+    for i, size in enumerate(sizes):
+        coupler.on_packet_sent(SentPacket(start_seq + i, size, t_ms))
+        free_ms = max(free_ms, t_ms) + size * 8000.0 / link_bps
+        results.append(PacketResult(start_seq + i, size, t_ms, free_ms + 20.0))
+    return results, free_ms
+
+
+def test_budget_is_rate_times_interval_before_any_feedback() -> None:
+    coupler = FrameBudgetCoupler()
+    d = coupler.decide(1_200_000, None, None, 10.0, FRAME_MS)
+    assert d.send and d.target_bytes == pytest.approx(5000, abs=1)
+    # without a measured link rate no standing queue is allowed; keyframes may take 150 ms
+    assert d.max_keyframe_bytes == pytest.approx(1_200_000 / 8000 * 150, abs=1)
+
+
+def test_capacity_is_measured_from_packets_that_waited() -> None:
+    coupler = FrameBudgetCoupler()
+    free = 0.0
+    seq = 0
+    for k in range(20):
+        t = k * FRAME_MS
+        results, free = _through_link(coupler, seq, t, [1200] * 4, 1_000_000, free)
+        seq += 4
+        coupler.on_feedback(results, t + 60.0)
+    capacity = coupler.capacity_bps()
+    assert capacity == pytest.approx(1_000_000, rel=0.01)
+
+
+def test_a_link_faster_than_the_sender_gives_no_capacity_estimate() -> None:
+    coupler = FrameBudgetCoupler()
+    for k in range(20):
+        t = k * 10.0
+        coupler.on_packet_sent(SentPacket(k, 1200, t))
+        coupler.on_feedback([PacketResult(k, 1200, t, t + 20.0)], t + 40.0)
+    assert coupler.capacity_bps() is None
+    assert coupler.queue_delay_ms == 0.0
+
+
+def test_queued_bytes_reduce_the_budget_and_a_long_queue_skips() -> None:
+    coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
+    # First packet: base delay 20 ms. Then 30 KB sent in one burst at 100 ms into a 1 Mbit/s
+    # link: feedback about its first packets shows them waiting.
+    coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
+    coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
+    results, _ = _through_link(coupler, 1, 100.0, [1200] * 25, 1_000_000, 0.0)
+    queued_now = coupler.queued_bytes(1_000_000, 101.0)
+    assert queued_now == pytest.approx(30_000 - 125, rel=0.01)  # 1 ms of drain so far
+    d = coupler.decide(1_000_000, 1_000_000, None, 101.0, FRAME_MS)
+    assert not d.send  # 30 KB ahead: far more than one frame interval of the link
+    # Feedback arrives: the 10th packet waited 9 x 9.6 ms behind its burst-mates.
+    coupler.on_feedback(results[:10], 200.0)
+    assert coupler.queue_delay_ms == pytest.approx(9 * 9.6 + 9.6, abs=0.5)
+    # 300 ms later everything has drained: the full budget is back.
+    d = coupler.decide(1_000_000, 1_000_000, None, 400.0, FRAME_MS)
+    coupler.on_feedback(results[10:], 400.0)
+    d = coupler.decide(1_000_000, 1_000_000, None, 500.0, FRAME_MS)
+    assert d.send
+
+
+def test_skipped_frame_gives_credit_to_the_next_up_to_two_intervals() -> None:
+    coupler = FrameBudgetCoupler()
+    first = coupler.decide(800_000, None, None, 0.0, FRAME_MS)
+    coupler.on_frame_encoded(first.target_bytes)
+    for i in range(4):  # the pacer sends it
+        coupler.on_packet_sent(SentPacket(i, first.target_bytes // 4 + 10, 1.0))
+    assert coupler.pacer_backlog_bytes() == 0
+    later = coupler.decide(800_000, None, None, 10 * FRAME_MS, FRAME_MS)  # sent ones landed
+    assert later.target_bytes == pytest.approx(2 * first.target_bytes, abs=2)
+
+
+def test_pacer_backlog_counts_as_queued() -> None:
+    coupler = FrameBudgetCoupler()
+    coupler.on_frame_encoded(10_000)
+    coupler.on_packet_sent(SentPacket(0, 1250, 0.0))
+    assert coupler.pacer_backlog_bytes() == 8750
+    d = coupler.decide(1_200_000, None, None, 0.0, FRAME_MS)
+    assert not d.send  # 5000-byte budget, 8750 still waiting to leave plus 1250 in flight
+
+
+def test_stale_feedback_allows_one_small_frame_per_second() -> None:
+    coupler = FrameBudgetCoupler()
+    coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
+    coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
+    sent = []
+    seq = 1
+    for k in range(1, 150):  # 5 s without feedback
+        t = 40.0 + k * FRAME_MS
+        d = coupler.decide(1_000_000, None, None, t, FRAME_MS)
+        if d.send:
+            sent.append((t, d.target_bytes))
+            coupler.on_frame_encoded(d.target_bytes)
+            coupler.on_packet_sent(SentPacket(seq, d.target_bytes, t))
+            seq += 1
+    stale_frames = [s for s in sent if s[0] > 1100.0]
+    assert 3 <= len(stale_frames) <= 5
+    assert all(size == 300 for _, size in stale_frames)
