@@ -154,12 +154,9 @@ def anchor_receiver_log(receiver_log: Path, capture_log: CaptureLog) -> tuple[in
             frames.append(frame)
             record = frame.to_json()
         elif record.get("type") == "summary":
-            received = None
-            if record.get("goodput_kbps") is not None:
-                received = round(record["goodput_kbps"] * 1000 / 8 * record["duration_s"])
             record = {**record, **summarize(
-                frames, duration_s=record["duration_s"], frames_sent=record.get("frames_sent"),
-                received_bytes=received, keyframes=record.get("keyframes")),
+                frames, duration_s=record["duration_s"], start_s=record.get("start_s"),
+                frames_sent=record.get("frames_sent"), keyframes=record.get("keyframes")),
                 "capture_clock": f"page log ({capture_log.source})"}
         out.append(json.dumps(record, separators=(",", ":")))
     receiver_log.write_text("\n".join(out) + "\n")

@@ -17,29 +17,13 @@ metrics file recorded. Definitions:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
+from peer.metrics import STALL_GAP_MS, SUMMARY_KEYS, ShownFrame
+from peer.metrics import summarize as summarize_shown
 
-STALL_GAP_MS = 200.0
-
-SUMMARY_KEYS = (
-    "frames_sent",
-    "frames_shown",
-    "delay_ms_p50",
-    "delay_ms_p95",
-    "delay_ms_p99",
-    "ssim_db_mean",
-    "psnr_db_mean",
-    "fps_shown",
-    "stall_ms_total",
-    "goodput_kbps",
-    "capacity_kbps",
-    "keyframes",
-    "oracle_delay_ms_p95",
-)
+__all__ = ["STALL_GAP_MS", "SUMMARY_KEYS", "FrameRecord", "stall_ms_total", "summarize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +45,11 @@ class FrameRecord:
         return None if self.shown_ms is None else self.shown_ms - self.captured_ms
 
 
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else None
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return float(np.mean(np.asarray(values, dtype=float))) if values else None
-
-
 def stall_ms_total(shown_ms: Sequence[float], start_ms: float, end_ms: float) -> float:
     """Sum of gaps > STALL_GAP_MS between shown instants, the call's start and end included."""
-    instants = [start_ms, *sorted(t for t in shown_ms if start_ms <= t <= end_ms), end_ms]
-    return float(
-        sum(b - a for a, b in itertools.pairwise(instants) if b - a > STALL_GAP_MS)
-    )
+    from peer.metrics import stall_ms_total as stalls
+
+    return stalls([t / 1000 for t in shown_ms], start_ms / 1000, end_ms / 1000)
 
 
 def summarize(
@@ -84,32 +59,21 @@ def summarize(
     capacity_kbps: float | None = None,
     start_ms: float | None = None,
 ) -> dict[str, float | int | None]:
-    """DESIGN.md's summary of a call of `duration_s` seconds from its frame records.
+    """DESIGN.md's summary of a call of `duration_s` seconds from its frame records, by the
+    same definitions as a real call's (peer.metrics.summarize).
 
     `start_ms` is when the call started on the frames' clock (default: the first capture).
     """
-    if duration_s <= 0:
-        raise ValueError(f"duration_s must be positive, got {duration_s}")
     shown = [f for f in frames if f.shown_ms is not None]
-    delays = [f.shown_ms - f.captured_ms for f in shown if f.shown_ms is not None]
     if start_ms is None:
         start_ms = min((f.captured_ms for f in frames), default=0.0)
-    end_ms = start_ms + duration_s * 1000.0
-    shown_at = [f.shown_ms for f in shown if f.shown_ms is not None]
-    return {
-        "frames_sent": sum(1 for f in frames if f.sent),
-        "frames_shown": len(shown),
-        "delay_ms_p50": _percentile(delays, 50),
-        "delay_ms_p95": _percentile(delays, 95),
-        "delay_ms_p99": _percentile(delays, 99),
-        "ssim_db_mean": _mean([f.ssim_db for f in shown if f.ssim_db is not None]),
-        "psnr_db_mean": _mean([f.psnr_db for f in shown if f.psnr_db is not None]),
-        "fps_shown": len(shown) / duration_s,
-        "stall_ms_total": stall_ms_total(shown_at, start_ms, end_ms),
-        "goodput_kbps": sum(f.size_bytes for f in shown) * 8 / duration_s / 1000.0,
-        "capacity_kbps": capacity_kbps,
-        "keyframes": sum(1 for f in frames if f.sent and f.keyframe),
-        "oracle_delay_ms_p95": _percentile(
-            [f.oracle_delay_ms for f in shown if f.oracle_delay_ms is not None], 95
-        ),
-    }
+    summary = summarize_shown(
+        [ShownFrame(f.frame_id, f.captured_ms / 1000, (f.shown_ms or 0.0) / 1000, f.size_bytes,
+                    f.ssim_db, f.psnr_db) for f in shown],
+        duration_s=duration_s, start_s=start_ms / 1000,
+        frames_sent=sum(1 for f in frames if f.sent),
+        keyframes=sum(1 for f in frames if f.sent and f.keyframe),
+        capacity_kbps=capacity_kbps,
+        oracle_delays_ms=[f.oracle_delay_ms for f in shown if f.oracle_delay_ms is not None],
+    )
+    return summary

@@ -144,8 +144,8 @@ class Call:
             self._end(str(exc), failed=True)
         finally:
             await self._hang_up()
-        duration = time.time() - (connected_at or started)
-        summary = self._summary(duration)
+        start = connected_at or started
+        summary = self._summary(start, max(time.time() - start, 1e-3))
         self.metrics.write(summary)
         self.metrics.close()
         return CallResult(not self.failed, self.end_reason, summary)
@@ -188,13 +188,14 @@ class Call:
             task.cancel()
         await self.signaling.close()
 
-    def _summary(self, duration_s: float) -> dict[str, Any]:
+    def _summary(self, start_s: float, duration_s: float) -> dict[str, Any]:
         dlog = self.receiver.decode_log
         return {
             "type": "summary",
-            **summarize(self.receiver.frames, duration_s=duration_s,
-                        frames_sent=self.remote_frames_sent,
-                        received_bytes=dlog.received_bytes, keyframes=dlog.keyframes),
+            **summarize(self.receiver.frames, duration_s=duration_s, start_s=start_s,
+                        frames_sent=self.remote_frames_sent, keyframes=dlog.keyframes),
+            "received_kbps": round(dlog.received_bytes * 8 / 1000 / duration_s, 3),
+            "start_s": round(start_s, 6),
             "duration_s": round(duration_s, 3),
             "frames_dropped": self.receiver.dropped,
             "frames_unstamped": self.receiver.unstamped,

@@ -7,7 +7,6 @@ same way from the same per-frame records.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,8 +60,15 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
-def stall_ms_total(shown_at_s: Sequence[float]) -> float:
-    gaps_ms = np.diff(np.asarray(sorted(shown_at_s))) * 1000.0
+def stall_ms_total(shown_at_s: Sequence[float], start_s: float | None = None,
+                   end_s: float | None = None) -> float:
+    """Sum of the gaps longer than STALL_GAP_MS between shown frames; with `start_s` and
+    `end_s`, the call's start and end count as shown instants (a late first frame or a
+    frozen ending is a stall too)."""
+    instants = sorted(shown_at_s)
+    if start_s is not None and end_s is not None:
+        instants = [start_s, *(t for t in instants if start_s <= t <= end_s), end_s]
+    gaps_ms = np.diff(np.asarray(instants, dtype=float)) * 1000.0
     return float(gaps_ms[gaps_ms > STALL_GAP_MS].sum())
 
 
@@ -70,18 +76,22 @@ def summarize(
     frames: Sequence[ShownFrame],
     *,
     duration_s: float,
+    start_s: float | None = None,
     frames_sent: int | None = None,
-    received_bytes: int | None = None,
     keyframes: int | None = None,
     capacity_kbps: float | None = None,
     oracle_delays_ms: Sequence[float] = (),
 ) -> dict[str, Any]:
-    """The summary object of one receiver over a call of `duration_s` seconds."""
+    """The summary of one receiver over a call of `duration_s` seconds from `start_s`.
+
+    fps_shown and goodput_kbps (the bits of the frames shown: what became pictures) are per
+    second of call; stalls count from the call's start to its end when `start_s` is given.
+    """
+    if duration_s <= 0:
+        raise ValueError(f"duration_s must be positive, got {duration_s}")
     delays = [f.delay_ms for f in frames if f.delay_ms is not None]
     shown_at = [f.shown_at for f in frames]
-    span_s = (max(shown_at) - min(shown_at)) if len(shown_at) > 1 else 0.0
-    if received_bytes is None:
-        received_bytes = sum(f.bytes or 0 for f in frames)
+    end_s = None if start_s is None else start_s + duration_s
     summary: dict[str, Any] = {
         "frames_sent": frames_sent,
         "frames_shown": len(frames),
@@ -90,15 +100,14 @@ def summarize(
         "delay_ms_p99": _percentile(delays, 99),
         "ssim_db_mean": _mean([f.ssim_db for f in frames if f.ssim_db is not None]),
         "psnr_db_mean": _mean([f.psnr_db for f in frames if f.psnr_db is not None]),
-        "fps_shown": (len(frames) - 1) / span_s if span_s > 0 else 0.0,
-        "stall_ms_total": stall_ms_total(shown_at),
-        "goodput_kbps": received_bytes * 8 / 1000 / duration_s if duration_s > 0 else None,
+        "fps_shown": len(frames) / duration_s,
+        "stall_ms_total": stall_ms_total(shown_at, start_s, end_s),
+        "goodput_kbps": sum(f.bytes or 0 for f in frames) * 8 / 1000 / duration_s,
         "capacity_kbps": capacity_kbps,
         "keyframes": keyframes,
         "oracle_delay_ms_p95": _percentile(oracle_delays_ms, 95),
     }
-    return {k: (round(v, 3) if isinstance(v, float) and math.isfinite(v) else v)
-            for k, v in summary.items()}
+    return summary
 
 
 class MetricsLog:
