@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peer.metrics import STALL_GAP_MS, SUMMARY_KEYS, ShownFrame
+from peer.metrics import stall_ms_total as stall_ms_total_s
 from peer.metrics import summarize as summarize_shown
 
 __all__ = ["STALL_GAP_MS", "SUMMARY_KEYS", "FrameRecord", "stall_ms_total", "summarize"]
@@ -47,9 +48,7 @@ class FrameRecord:
 
 def stall_ms_total(shown_ms: Sequence[float], start_ms: float, end_ms: float) -> float:
     """Sum of gaps > STALL_GAP_MS between shown instants, the call's start and end included."""
-    from peer.metrics import stall_ms_total as stalls
-
-    return stalls([t / 1000 for t in shown_ms], start_ms / 1000, end_ms / 1000)
+    return stall_ms_total_s([t / 1000 for t in shown_ms], start_ms / 1000, end_ms / 1000)
 
 
 def summarize(
