@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.processes import child_env, python_command, running, start_signaling
+from peer.metrics import describe_summary
 
 STARTUP_SLACK_S = 40.0  # connection set-up and teardown on a loaded 2-core machine
 
@@ -100,14 +101,7 @@ def describe(outcome: PeerOutcome) -> str:
     if summary is None or outcome.exit_code != 0:
         last = outcome.stderr.strip().splitlines()[-1:] or ["no output"]
         return f"peer {outcome.name}: call failed: {last[0]}"
-
-    def value(key: str, digits: int = 0) -> str:
-        number = summary.get(key)
-        return "n/a" if number is None else f"{number:.{digits}f}"
-
-    return (f"peer {outcome.name} received: {summary['frames_shown']} frames shown, "
-            f"{value('fps_shown', 1)} fps, delay p50 {value('delay_ms_p50')} ms, "
-            f"p95 {value('delay_ms_p95')} ms, SSIM {value('ssim_db_mean', 2)} dB")
+    return f"peer {outcome.name} received: {describe_summary(summary)}"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 from peer.aiortc_glue import HostCandidates
 from peer.call import CallConfig, run_call
 from peer.file_source import SourceError
+from peer.metrics import describe_summary
 from peer.sink import SinkError
 from ratecontrol.controllers import DEFAULT_CONTROLLER, make_controller
 
@@ -67,16 +68,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def format_result(summary: dict[str, object]) -> str:
-    def number(key: str, digits: int = 0) -> str:
-        value = summary.get(key)
-        return "n/a" if value is None else f"{value:.{digits}f}"
-
-    return (f"shown {summary.get('frames_shown')} frames, {number('fps_shown', 1)} fps, "
-            f"delay p50 {number('delay_ms_p50')} ms p95 {number('delay_ms_p95')} ms, "
-            f"SSIM {number('ssim_db_mean', 2)} dB")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -97,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if not result.ok:
         print(f"peer: call failed: {result.reason}", file=sys.stderr)
         return 1
-    print(f"peer: {format_result(result.summary)} ({result.reason})", file=sys.stderr)
+    print(f"peer: {describe_summary(result.summary)} ({result.reason})", file=sys.stderr)
     return 0
 
 

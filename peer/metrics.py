@@ -110,6 +110,18 @@ def summarize(
     return summary
 
 
+def describe_summary(summary: dict[str, Any]) -> str:
+    """One line for people: frames shown, fps, delay p50/p95, SSIM."""
+
+    def number(key: str, digits: int = 0) -> str:
+        value = summary.get(key)
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    return (f"shown {summary.get('frames_shown')} frames, {number('fps_shown', 1)} fps, "
+            f"delay p50 {number('delay_ms_p50')} ms p95 {number('delay_ms_p95')} ms, "
+            f"SSIM {number('ssim_db_mean', 2)} dB")
+
+
 class MetricsLog:
     """Writes one JSON object per line and flushes each, so a killed process loses nothing."""
 
