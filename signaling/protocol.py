@@ -29,7 +29,7 @@ from typing import Any
 
 PROTOCOL_VERSION = 1
 RELAYED_TYPES = frozenset({"offer", "answer", "candidate", "bye"})
-ROOM_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ROOM_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MEMBER_ID_MAX_CHARS = 64
 TOKEN_MAX_CHARS = 1024
 EXCERPT_CHARS = 40
@@ -114,7 +114,7 @@ def _parse_join(message: dict[str, Any]) -> Join:
             f"protocol version {version} is not supported; this server speaks v{PROTOCOL_VERSION}",
         )
     room = message.get("room")
-    if not isinstance(room, str) or not ROOM_PATTERN.match(room):
+    if not isinstance(room, str) or not ROOM_PATTERN.fullmatch(room):
         raise _bad('"room" must be 1-64 characters of letters, digits, "_", "-" or "."')
     token = message.get("token")
     if token is not None and (not isinstance(token, str) or len(token) > TOKEN_MAX_CHARS):

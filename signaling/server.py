@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()  # browser Origins besides the server's own; "*": any
     token_secret: str | None = None  # when set, join needs a token (signaling.tokens)
     close_timeout_s: float = 2.0  # how long a close handshake may take
+    max_pending_relays: int = 64  # per member; then its socket is read only as relays finish
 
 
 class SignalingServer:
@@ -62,6 +64,7 @@ class SignalingServer:
         self._local_rooms: dict[str, set[str]] = {}
         self._started = False
         self._shutting_down = False
+        self._evictions: set[asyncio.Task[None]] = set()  # referenced until done
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -125,7 +128,7 @@ class SignalingServer:
             )
         socket = web.WebSocketResponse(
             max_msg_size=self.config.max_message_bytes, heartbeat=self.config.heartbeat_s,
-            timeout=self.config.close_timeout_s,
+            timeout=self.config.close_timeout_s, compress=False,  # CPU over bytes; no reorder
         )
         await socket.prepare(request)
         await self.start()
@@ -177,8 +180,18 @@ class SignalingServer:
                     raise ProtocolError(ErrorCode.NOT_JOINED,
                                         f"join a room before sending {message.kind!r}")
                 outgoing = encode({**message.fields, "from": member.id})
-                await self.backend.relay(member.room, member.id, message.to, outgoing)
-                self.metrics.relayed[message.kind] += 1
+                # Not awaited: the next frame from this member is read at once, and its
+                # relays keep their order in the backend; a refusal comes when known.
+                sent = self.backend.relay(member.room, member.id, message.to, outgoing)
+                if sent.done():
+                    self._relayed(member, message.kind, sent)
+                    return
+                sent.add_done_callback(partial(self._relayed, member, message.kind))
+                pending = member.pending_relays
+                pending.add(sent)
+                sent.add_done_callback(pending.discard)
+                if len(pending) >= self.config.max_pending_relays:  # backpressure on a flood
+                    await asyncio.wait(list(pending), return_when=asyncio.FIRST_COMPLETED)
             elif isinstance(message, Ping):
                 self._send(member, {**message.fields, "type": "pong"})
         except ProtocolError as error:
@@ -187,6 +200,19 @@ class SignalingServer:
             log.exception("handling a message from %s failed", member.id)
             self._refuse(member, ProtocolError(
                 ErrorCode.UNAVAILABLE, "the server could not handle this message; try again"))
+
+    def _relayed(self, member: Connection, kind: str, sent: asyncio.Future[int]) -> None:
+        if sent.cancelled():
+            return
+        error = sent.exception()
+        if error is None:
+            self.metrics.relayed[kind] += 1
+        elif isinstance(error, ProtocolError):
+            self._refuse(member, error)
+        else:
+            log.warning("relaying %s from %s failed: %s", kind, member.id, error)
+            self._refuse(member, ProtocolError(
+                ErrorCode.UNAVAILABLE, f"the server could not relay this {kind}; try again"))
 
     async def _join(self, member: Connection, join: Join) -> None:
         if member.room is not None:
@@ -197,19 +223,16 @@ class SignalingServer:
                 verify_token(self.config.token_secret, join.token, join.room, time.time())
             except TokenError as exc:
                 raise ProtocolError(ErrorCode.BAD_TOKEN, str(exc)) from None
-        others, stale = await self.backend.join(join.room, member.id)
+        # The others hear "peer-joined" in the same backend step as the join, so nothing the
+        # joiner sends after "joined" can overtake it.
+        others, stale = await self.backend.join(
+            join.room, member.id, encode({"type": "peer-joined", "id": member.id}))
         member.room = join.room
         self._local_rooms.setdefault(join.room, set()).add(member.id)
         self.metrics.joins_total += 1
+        self.metrics.evictions["stale"] += len(stale)  # members of a server process that died
         self._send(member, {"type": "joined", "v": PROTOCOL_VERSION, "room": join.room,
                             "id": member.id, "peers": others})
-        for gone in stale:  # members of a server process that died
-            self.metrics.evictions["stale"] += 1
-            for other in others:
-                await self.backend.relay(join.room, gone, other,
-                                         encode({"type": "peer-left", "id": gone}))
-        await self.backend.relay(join.room, member.id, None,
-                                 encode({"type": "peer-joined", "id": member.id}))
 
     async def _leave(self, member: Connection) -> None:
         room, member.room = member.room, None
@@ -232,13 +255,16 @@ class SignalingServer:
             self.metrics.errors[str(ErrorCode.JOIN_TIMEOUT)] += 1
             self._send(member, error_frame(
                 ErrorCode.JOIN_TIMEOUT,
-                f"no join within {self.config.join_timeout_s:g} s; send join right after connecting"))
+                f"no join within {self.config.join_timeout_s:g} s; "
+                "send join right after connecting"))
             member.close_after_flush(CloseCode.JOIN_TIMEOUT, "join timeout")
 
     def _on_overflow(self, member: Connection) -> None:
         self.metrics.evictions["slow-consumer"] += 1
         self.metrics.errors[str(int(CloseCode.SLOW_CONSUMER))] += 1
-        asyncio.get_running_loop().create_task(self._evict_slow(member))
+        task = asyncio.get_running_loop().create_task(self._evict_slow(member))
+        self._evictions.add(task)
+        task.add_done_callback(self._evictions.discard)
 
     async def _evict_slow(self, member: Connection) -> None:
         await self._leave(member)
