@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM_PATH = Path("/usr/bin/chromium")
-# DESIGN.md's flags for real WebRTC calls headless on a loopback-only machine.
-CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
-)
+from experiments.chrome_sender import CHROMIUM as CHROMIUM_PATH
+from experiments.chrome_sender import CHROMIUM_FLAGS
 
 
 def chromium_available() -> bool:
