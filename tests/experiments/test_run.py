@@ -46,5 +46,5 @@ def test_stock_aiortc_shows_its_extra_keyframes(ours: tuple[dict, Path],
 def test_a_missing_trace_fails_cleanly(tmp_path: Path) -> None:
     from netem.trace import TraceError
 
-    with pytest.raises(TraceError, match="unknown trace .* one of: cellular"):
+    with pytest.raises(TraceError, match=r"unknown trace .* one of: cellular"):
         run_call(CallSpec("ours", LinkSpec("no-such-trace"), 5.0, "ours"), tmp_path)
