@@ -17,6 +17,7 @@ share of frames matched exactly is written to the result's reason (`anchor_recei
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,17 @@ NEIGHBOUR_FRAMES = 3  # a frame the preview skipped is timed from a logged one t
 STAMP_SCRIPT = Path(__file__).with_name("chrome_stamp.js")
 
 
+def cache_dir() -> Path:
+    """Where the exported pattern is kept between runs ($XDG_CACHE_HOME/rtvc)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rtvc"
+
+
 def pattern_file(cache: Path) -> Path:
-    """The exported pattern, made once per run folder."""
+    """The exported pattern (138 MB), made once and reused."""
     path = cache / f"pattern-{LOOP_FRAMES}.y4m"
     if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")
         export_test_pattern(partial, LOOP_FRAMES, DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_FPS)
         partial.rename(path)
@@ -58,7 +66,7 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
         from playwright.sync_api import sync_playwright
     except ImportError:
         return "skipped", "the playwright package is not installed"
-    video = pattern_file(folder.parent)
+    video = pattern_file(cache_dir())
     page_url = (signaling.address.replace("ws://", "http://").removesuffix("/ws")
                 + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"
                 + "&ice_user=netem:netem&stats=0")
