@@ -28,6 +28,9 @@ BITS_PER_OPPORTUNITY = MTU_BYTES * 8
 MS_PER_S = 1000.0
 STATS_WINDOW_MS = 1000
 STATS_MIN_SPAN_MS = 60_000  # a period shorter than one window is repeated to fill this
+# Far beyond any recording (about 31,700 years), far below int64: numpy's fast parser
+# saturates larger numbers at 2^63 - 1 instead of failing.
+MAX_TIMESTAMP_MS = 10**15
 
 _TWO_TOKENS_ON_A_LINE = re.compile(rb"\S[ \t]+\S")
 
@@ -190,7 +193,7 @@ def _parse_fast(raw: bytes) -> np.ndarray | None:
 
 
 def _fast_checks_pass(ops: np.ndarray) -> bool:
-    if ops.size == 0 or ops[0] < 0 or ops[-1] <= 0:
+    if ops.size == 0 or ops[0] < 0 or ops[-1] <= 0 or ops[-1] > MAX_TIMESTAMP_MS:
         return False
     return not bool(np.any(np.diff(ops) < 0))
 
@@ -209,6 +212,11 @@ def _parse_slowly(path: Path, raw: bytes) -> np.ndarray:
                 "each line must hold one integer"
             )
         value = int(text)
+        if value > MAX_TIMESTAMP_MS:
+            raise TraceError(
+                f"{path}:{number}: {shown[:30]!r} is too large; timestamps are milliseconds "
+                f"and must be at most {MAX_TIMESTAMP_MS}"
+            )
         if value < 0:
             raise TraceError(
                 f"{path}:{number}: {value} is negative; timestamps are milliseconds from the "

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aioice.ice
+import aiortc.clock
 import aiortc.codecs
 import aiortc.rtcrtpreceiver
+import pylibsrtp
 from aiortc import (
     MediaStreamTrack,
     RTCDtlsTransport,
@@ -200,6 +204,7 @@ TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-
 TRANSPORT_CC_EXTENSION_ID = 5  # free in aiortc's shared (BUNDLE) id space: 1-3 are taken
 SRTP_AUTH_TAG_BYTES = 10  # HMAC-SHA1-80, what aiortc negotiates
 UDP_IPV4_HEADER_BYTES = 28
+MAX_REMOTE_SSRCS = 4  # media and RTX, and room for one restart of each
 
 
 def negotiate_transport_cc() -> None:
@@ -266,11 +271,15 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> Tra
     """Route one transceiver's RTP through `hooks`: outgoing RTP (media and RTX) goes to
     hooks.on_outgoing_rtp instead of straight to SRTP; incoming RTP is reported with its
     transport seq no; incoming RTCP is shown to the hooks before aiortc handles it; NACKs are
-    filtered. Relies on RTCDtlsTransport._send_rtp / _handle_rtcp_data and on
+    filtered; a packet that makes aiortc's handling raise is dropped and counted
+    (receive_guard_stats), since the exception would end the transport, and so is a datagram
+    too long for SRTP (see SrtpRejections). Relies on
+    RTCDtlsTransport._send_rtp / _handle_rtcp_data / _handle_rtp_data and on
     RTCRtpReceiver._handle_rtp_packet / RTCRtpSender._handle_rtcp_packet."""
     transport: RTCDtlsTransport = transceiver.sender.transport
     original_send = transport._send_rtp
     original_rtcp = transport._handle_rtcp_data
+    original_rtp_data = transport._handle_rtp_data
     receiver, sender = transceiver.receiver, transceiver.sender
     original_rtp_in = receiver._handle_rtp_packet
     original_sender_rtcp = sender._handle_rtcp_packet
@@ -286,9 +295,28 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> Tra
 
     async def handle_rtcp_data(data: bytes) -> None:
         hooks.on_incoming_rtcp(data, now_ms())
-        await original_rtcp(data)
+        try:
+            await original_rtcp(data)
+        except _MALFORMED_ERRORS:  # e.g. a REMB claiming more SSRCs than it holds: the
+            _guard_stats.malformed_rtcp += 1  # exception would end the transport's loop
+
+    async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        try:
+            await original_rtp_data(data, arrival_time_ms)
+        except _MALFORMED_ERRORS:  # e.g. a transport-cc extension element of 1 byte
+            _guard_stats.malformed_rtp += 1
+
+    remote_ssrcs: set[int] = set()
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if packet.ssrc not in remote_ssrcs:
+            # aiortc keeps statistics per SSRC and reports them all in one RR; past about
+            # 60 the RR is too long for SRTCP to protect, the ValueError ends the receiver's
+            # RTCP task, and closing the call then waits for that task forever.
+            if len(remote_ssrcs) >= MAX_REMOTE_SSRCS:
+                _guard_stats.unknown_ssrc += 1
+                return
+            remote_ssrcs.add(packet.ssrc)
         hooks.on_incoming_rtp(packet.extensions.transport_sequence_number, packet.ssrc,
                               now_ms())
         await original_rtp_in(packet, arrival_time_ms)
@@ -300,6 +328,8 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> Tra
 
     transport._send_rtp = send_rtp  # type: ignore[method-assign]
     transport._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
+    transport._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
+    _guard_srtp_when_connected(transport)
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
     sender._handle_rtcp_packet = handle_sender_rtcp  # type: ignore[method-assign]
     return TransportAccess(transport, original_send)
@@ -317,3 +347,114 @@ def take_keyframe_request(sender: RTCRtpSender) -> bool:
 
 def sender_ssrc(sender: RTCRtpSender) -> int:
     return int(sender._ssrc)
+
+
+# -- hostile input on the receive path ------------------------------------------------------
+
+
+class SrtpRejections:
+    """Stands in for a transport's receiving SRTP session: counts what SRTP/SRTCP unprotect
+    refuses (forged, replayed or mangled: aiortc drops those silently) and turns pylibsrtp's
+    ValueError for a datagram longer than its 1500-byte buffer into the pylibsrtp.Error
+    aiortc handles: left alone, one such datagram from anyone ends the transport."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.rejected = 0
+        self.too_long = 0
+
+    def unprotect(self, data: bytes) -> bytes:
+        return self._process(self._session.unprotect, data)
+
+    def unprotect_rtcp(self, data: bytes) -> bytes:
+        return self._process(self._session.unprotect_rtcp, data)
+
+    def _process(self, unprotect: Callable[[bytes], bytes], data: bytes) -> bytes:
+        try:
+            return unprotect(data)
+        except pylibsrtp.Error:
+            self.rejected += 1
+            raise
+        except ValueError as exc:
+            self.too_long += 1
+            raise pylibsrtp.Error(str(exc)) from None
+
+
+def count_srtp_rejections(transport: RTCDtlsTransport) -> SrtpRejections:
+    """Guard and count what SRTP rejects on a transport whose DTLS handshake is done.
+    Relies on RTCDtlsTransport keeping its receiving pylibsrtp.Session in `_rx_srtp`."""
+    session = getattr(transport, "_rx_srtp", None)
+    if session is None:
+        raise RuntimeError("the DTLS transport is not connected yet (no SRTP session)")
+    if isinstance(session, SrtpRejections):
+        return session
+    counter = SrtpRejections(session)
+    transport._rx_srtp = counter  # type: ignore[assignment]
+    return counter
+
+
+def _guard_srtp_when_connected(transport: RTCDtlsTransport) -> None:
+    """aiortc makes the SRTP session when the handshake completes, just before it emits
+    "statechange" with state "connected"."""
+
+    @transport.on("statechange")
+    def on_state() -> None:
+        if transport.state == "connected":
+            count_srtp_rejections(transport)
+
+
+async def deliver_decrypted(transport: RTCDtlsTransport, data: bytes) -> None:
+    """Hand `data` to the transport as if SRTP or SRTCP had just accepted it: aiortc's
+    RTCDtlsTransport._recv_next does exactly this after unprotect (hooks included), with the
+    arrival time on aiortc's own clock."""
+    if is_rtcp(data):
+        await transport._handle_rtcp_data(data)
+    else:
+        await transport._handle_rtp_data(data, arrival_time_ms=aiortc.clock.current_ms())
+
+
+@dataclass
+class ReceiveGuardStats:
+    """Datagrams and packets dropped because they would have crashed aiortc or aioice."""
+
+    empty: int = 0  # empty datagrams: aiortc's DTLS transport would die on data[0]
+    malformed_stun: int = 0  # STUN-looking datagrams aioice's parser choked on
+    malformed_rtcp: int = 0  # authenticated RTCP aiortc's handling raised on
+    malformed_rtp: int = 0  # authenticated RTP aiortc's handling raised on
+    unknown_ssrc: int = 0  # RTP from an SSRC beyond the first MAX_REMOTE_SSRCS
+
+
+_guard_stats = ReceiveGuardStats()
+# What aiortc's and aioice's parsers raise on malformed input besides their ValueError.
+_MALFORMED_ERRORS = (struct.error, ValueError, IndexError, KeyError, TypeError)
+
+
+def receive_guard_stats() -> ReceiveGuardStats:
+    """The process's counts of hostile input dropped by the guards in this module."""
+    return _guard_stats
+
+
+_aioice_datagram_received = aioice.ice.StunProtocol.datagram_received
+
+
+def harden_ice_receive() -> ReceiveGuardStats:
+    """Drop, and count, two kinds of datagram a stranger can send to a call's UDP port:
+    - an empty one: aioice passes it on as data, and RTCDtlsTransport._recv_next reads
+      `data[0]`, so the IndexError ends the transport's receive loop and the call is dead;
+    - a STUN message with a malformed attribute: aioice's parse_message raises struct.error
+      (it only expects ValueError), which escapes StunProtocol.datagram_received.
+    Wraps aioice.ice.StunProtocol.datagram_received (the one place aioice takes datagrams)."""
+    if aioice.ice.StunProtocol.datagram_received is not _aioice_datagram_received:
+        return _guard_stats
+
+    def datagram_received(self: Any, data: bytes | str, addr: tuple[Any, ...]) -> None:
+        if not data:
+            _guard_stats.empty += 1
+            return
+        try:
+            _aioice_datagram_received(self, data, addr)
+        except _MALFORMED_ERRORS:
+            _guard_stats.malformed_stun += 1
+
+    aioice.ice.StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
+    return _guard_stats

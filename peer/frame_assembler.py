@@ -71,6 +71,12 @@ class FrameAssembler:
     def add(self, packet: IncomingPacket, now_ms: float) -> tuple[bool, AssembledFrame | None]:
         """Take one packet; return (send a PLI?, the next frame to decode or None)."""
         seq = self._unwrap(packet.sequence_number)
+        if self._highest_seq is not None and seq < self._highest_seq - MAX_PACKETS_KEPT:
+            # Too far behind to be a late packet: the sequence jumped (a sender restart, or
+            # one stray packet far ahead). Start over at the next keyframe; else every packet
+            # would be dropped as old until the numbers caught up, for up to 2^15 packets.
+            self._restart()
+            seq = self._unwrap(packet.sequence_number)
         if self._next_seq is None or seq >= self._next_seq:
             frame = self._frames.setdefault(packet.timestamp, _Frame(packet.timestamp))
             if seq not in frame.packets:
@@ -137,6 +143,11 @@ class FrameAssembler:
     def _forget_old(self) -> None:
         if self._highest_seq is not None:
             self._drop_before(self._highest_seq - MAX_PACKETS_KEPT)
+
+    def _restart(self) -> None:
+        self.frames_abandoned += len(self._frames)
+        self._frames.clear()
+        self._next_seq = self._highest_seq = None
 
     def _unwrap(self, seq16: int) -> int:
         if self._highest_seq is None:

@@ -93,3 +93,26 @@ def test_memory_stays_bounded_under_loss() -> None:
         for packet in packets_of(i, i * 3, 3)[:2]:
             assembler.add(packet, i * 33.0)
     assert len(assembler._frames) < 1100
+
+
+def test_one_stray_packet_far_ahead_costs_a_keyframe_not_the_stream() -> None:
+    """A single packet 20,000 numbers ahead (a hostile or broken sender) used to make every
+    later packet look old: nothing was decoded again until the numbers caught up."""
+    assembler = FrameAssembler()
+    _, frames = feed(assembler, packets_of(0, 100, 2, keyframe=True) + packets_of(1, 102, 2))
+    assert len(frames) == 2
+    feed(assembler, [IncomingPacket(20_102, 999, True, True, True, b"x")], 10.0)
+    plis, frames = feed(assembler, packets_of(2, 104, 2) + packets_of(3, 106, 2), 20.0)
+    assert frames == [] and any(plis)  # deltas cannot be decoded: a keyframe is asked for
+    _, frames = feed(assembler, packets_of(4, 108, 3, keyframe=True) + packets_of(5, 111, 2),
+                     400.0)
+    assert [f.timestamp for f in frames] == [4 * FRAME_TICKS, 5 * FRAME_TICKS]
+    assert assembler.frames_abandoned >= 1
+
+
+def test_a_sender_restarting_its_sequence_numbers_resumes_at_its_keyframe() -> None:
+    assembler = FrameAssembler()
+    feed(assembler, packets_of(0, 40_000, 2, keyframe=True) + packets_of(1, 40_002, 2))
+    _, early = feed(assembler, packets_of(10, 5, 2, keyframe=True), 50.0)
+    _, later = feed(assembler, packets_of(11, 7, 2), 250.0)  # after the gap's max wait
+    assert [f.timestamp for f in early + later] == [10 * FRAME_TICKS, 11 * FRAME_TICKS]
