@@ -194,9 +194,8 @@ class TurnServer:
         self._peer_datagram(relayed, data, peer, now_ms)
 
     def _peer_datagram(self, relayed: Address, data: bytes, peer: Address, now_ms: float) -> None:
-        alloc = self._by_relayed.get(relayed)
-        if alloc is None or alloc.expired(now_ms):
-            self.counters.no_allocation += 1
+        alloc = self._live_allocation(self._by_relayed.get(relayed), now_ms)
+        if alloc is None:
             return
         if not alloc.reachable(peer, now_ms):
             self.counters.permission_denied += 1
@@ -428,20 +427,25 @@ class TurnServer:
         if peer is None or data is None:
             self.counters.malformed += 1
             return
-        alloc = self._by_client.get(client)
-        if alloc is None or alloc.expired(now_ms):
-            self.counters.no_allocation += 1
+        alloc = self._live_allocation(self._by_client.get(client), now_ms)
+        if alloc is None:
             return
         self._from_client(alloc, peer, data, now_ms)
+
+    def _live_allocation(self, alloc: Allocation | None, now_ms: float) -> Allocation | None:
+        """The allocation if it is still alive; else None, counted."""
+        if alloc is None or alloc.expired(now_ms):
+            self.counters.no_allocation += 1
+            return None
+        return alloc
 
     def _channel_data(self, data: bytes, client: Address, now_ms: float) -> None:
         channel, length = CHANNEL_HEADER.unpack_from(data)
         if len(data) < 4 + length:
             self.counters.malformed += 1
             return
-        alloc = self._by_client.get(client)
-        if alloc is None or alloc.expired(now_ms):
-            self.counters.no_allocation += 1
+        alloc = self._live_allocation(self._by_client.get(client), now_ms)
+        if alloc is None:
             return
         peer = alloc.channel_peer(channel, now_ms)
         if peer is None:
