@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -93,4 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is written and closed by now. aiortc's decoder and encoder threads are not
+    # daemons: one left blocked by a transport that never closed would keep the process alive
+    # at interpreter exit, so leave without waiting for them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -49,6 +49,7 @@ from signaling.client import SignalingClient, SignalingError
 
 log = logging.getLogger("peer.call")
 BYE_WAIT_S = 1.0
+CLOSE_STEP_TIMEOUT_S = 5.0
 SIGNALING_RETRY_FIRST_S = 0.5
 SIGNALING_RETRY_MAX_S = 4.0
 
@@ -179,14 +180,22 @@ class Call:
             # The other side's bye carries how many frames it sent: worth a moment's wait.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.remote_said_bye.wait(), BYE_WAIT_S)
-        await self.pc.close()
-        if self.congestion is not None:
-            await self.congestion.stop()
-        await self.receiver.finish()
+        # Teardown is bounded: a transport stuck half-way (ICE still checking, an RTCP task
+        # that died) must not keep the summary from being written.
+        for step in (self.pc.close(), self._stop_congestion(), self.receiver.finish()):
+            try:
+                await asyncio.wait_for(step, CLOSE_STEP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("teardown step timed out after %g s", CLOSE_STEP_TIMEOUT_S)
         self.source.close()
         for task in self._tasks:
             task.cancel()
-        await self.signaling.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.signaling.close(), CLOSE_STEP_TIMEOUT_S)
+
+    async def _stop_congestion(self) -> None:
+        if self.congestion is not None:
+            await self.congestion.stop()
 
     def _summary(self, start_s: float, duration_s: float) -> dict[str, Any]:
         dlog = self.receiver.decode_log

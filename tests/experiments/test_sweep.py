@@ -16,7 +16,7 @@ def test_unknown_trace_lists_the_available_ones(tmp_path: Path) -> None:
     result = run("--trace", "nope", "--controllers", "ours", "--duration", "5",
                  "--out", str(tmp_path))
     assert result.returncode == 2
-    assert "unknown trace 'nope'" in result.stderr and "ATT-LTE-driving" in result.stderr
+    assert "unknown trace 'nope'" in result.stderr and "cellular" in result.stderr
     assert result.stderr.count("\n") == 1
 
 

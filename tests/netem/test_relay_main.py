@@ -13,6 +13,7 @@ import pytest
 from aioice import turn
 
 from netem.__main__ import main
+from netem.traces import traces_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +76,8 @@ def test_runs_relays_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert records[0]["event"] == "origin"
 
 
+@pytest.mark.skipif(not (traces_dir() / "ATT-LTE-driving.up").exists(),
+                    reason="the shared ATT-LTE-driving traces are not on this machine")
 def test_pair_names_pick_the_up_and_down_files_and_flags_reach_both_links() -> None:
     from netem.__main__ import build_parser, config_from_args
 
