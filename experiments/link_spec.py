@@ -14,6 +14,8 @@ class LinkSpec:
     loss: float = 0.0
     queue_packets: int | None = None
     seed: int = 0
+    reorder: float = 0.0  # share of packets held back 10 ms, so later ones overtake them
+    duplicate: float = 0.0  # share of packets delivered twice
 
 
 def trace_files(name: str) -> tuple[str, str]:

@@ -38,5 +38,5 @@ def offered_kbps(netem_log: Path, start_ms: float, end_ms: float,
     """Rate at which packets entered the link (sent, whatever became of them), log clock."""
     total = sum(r["size"] for r in records(netem_log)
                 if r.get("direction") == direction and "enqueued_ms" in r
-                and start_ms <= r["enqueued_ms"] < end_ms)
+                and not r.get("duplicate") and start_ms <= r["enqueued_ms"] < end_ms)
     return total * 8 / (end_ms - start_ms)

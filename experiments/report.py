@@ -470,7 +470,7 @@ def load_series(call: CallRun) -> plots.CallSeries:
         t0_wall_s = connected if connected is not None else (frames[0][0] if frames else 0.0)
     packets = [
         (t, s) for t, s in ((_number(r.get("enqueued_ms")), _number(r.get("size"))) for r in net
-                            if r.get("direction") == MEDIA_DIRECTION)
+                            if r.get("direction") == MEDIA_DIRECTION and not r.get("duplicate"))
         if t is not None and s is not None
     ]
     if packets:

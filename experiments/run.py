@@ -56,6 +56,10 @@ def start_netem(link: LinkSpec, folder: Path) -> Service:
         args += ["--loss", f"{link.loss:g}"]
     if link.queue_packets is not None:
         args += ["--queue-packets", str(link.queue_packets)]
+    if link.reorder:
+        args += ["--reorder", f"{link.reorder:g}"]
+    if link.duplicate:
+        args += ["--duplicate", f"{link.duplicate:g}"]
     return start_service("netem", python_command("netem", *args),
                          ready=r"TURN relay on turn:(\S+:\d+)", log_path=folder / "netem.log")
 

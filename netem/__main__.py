@@ -1,15 +1,16 @@
 """``python -m netem``: a TURN relay whose relayed traffic crosses an emulated link.
 
     python -m netem --listen 127.0.0.1:3478 --up TRACE --down TRACE [--delay-ms N] [--loss P]
-        [--queue-packets N] [--user NAME:PASSWORD ...] [--up-user NAME] [--realm R]
+        [--queue-packets N] [--reorder P [--reorder-delay-ms N]] [--duplicate P]
+        [--user NAME:PASSWORD ...] [--up-user NAME] [--realm R]
         [--stats-interval S] [--packet-log FILE.jsonl] [--seed N]
 
 ``--up`` shapes what the first allocation of a pair sends to the second, ``--down`` the
 reverse (see ``netem.turn``: first is the older one, or the one made by an ``--up-user``).
 A pair name such as ``ATT-LTE-driving`` means its ``.up`` file for ``--up`` and its
-``.down`` file for ``--down``. ``--delay-ms``, ``--loss`` and ``--queue-packets`` apply to
-both directions. Without ``--user`` the one account is ``netem:netem``. Bad arguments or
-traces: one line on stderr and exit status 2. Stops on SIGINT/SIGTERM with status 0, after
+``.down`` file for ``--down``. ``--delay-ms``, ``--loss``, ``--queue-packets``, ``--reorder``
+and ``--duplicate`` apply to both directions. Without ``--user`` the one account is
+``netem:netem``. Bad arguments or traces: one line on stderr and exit status 2. Stops on SIGINT/SIGTERM with status 0, after
 one ``netem total`` line per direction.
 """
 
@@ -104,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay-ms", type=_non_negative, default=0.0, help="one-way, each direction")
     p.add_argument("--loss", type=_probability, default=0.0, help="random loss, each direction")
     p.add_argument("--queue-packets", type=_positive_int, default=None, help="drop-tail limit")
+    p.add_argument("--reorder", type=_probability, default=0.0,
+                   help="share of packets held back by --reorder-delay-ms, each direction")
+    p.add_argument("--reorder-delay-ms", type=_non_negative, default=10.0)
+    p.add_argument("--duplicate", type=_probability, default=0.0,
+                   help="share of packets delivered twice, each direction")
     p.add_argument("--user", type=_user, action="append", metavar="NAME:PASSWORD")
     p.add_argument("--up-user", action="append", default=[], metavar="NAME",
                    help="allocations of this --user send on the --up link whatever their "
@@ -127,6 +133,9 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
                 delay_ms=args.delay_ms,
                 loss=BernoulliLoss(args.loss),
                 queue=DropTail(limit_packets=args.queue_packets, limit_bytes=QUEUE_LIMIT_BYTES),
+                reorder_prob=args.reorder,
+                reorder_delay_ms=args.reorder_delay_ms,
+                duplicate_prob=args.duplicate,
                 seed=args.seed + i,
                 keep_records=True,
             )

@@ -14,7 +14,8 @@ Packet log records (one dict per packet, times in ms since ``origin_ms``, ``size
 of the IP packet):
 ``{"direction", "size", "enqueued_ms", "delivered_ms", "sent_ms"}`` for delivered packets
 (``delivered_ms`` is the scheduled time, ``sent_ms`` when it was actually handed on) and
-``{"direction", "size", "enqueued_ms", "dropped_ms", "reason"}`` for dropped ones. Each link
+``{"direction", "size", "enqueued_ms", "dropped_ms", "reason"}`` for dropped ones; a second
+copy made by ``duplicate_prob`` is logged as delivered with ``"duplicate": true``. Each link
 first logs ``{"event": "link", "direction", "start_ms"}``: where its trace time 0 is (the
 relay's first record, ``{"event": "origin", "wall_s"}``, ties ``origin_ms`` to the wall clock).
 """
@@ -225,13 +226,16 @@ class MeteredLink:
             size = d.packet.size_bytes
             meter.on_delivered(size, d.enqueued_ms, d.delivered_ms, now_ms)
             if log is not None:
-                log({
+                record = {
                     "direction": meter.direction.value,
                     "size": size,
                     "enqueued_ms": round(d.enqueued_ms - origin, 3),
                     "delivered_ms": round(d.delivered_ms - origin, 3),
                     "sent_ms": round(now_ms - origin, 3),
-                })
+                }
+                if d.duplicate:
+                    record["duplicate"] = True  # the link's second copy of a packet
+                log(record)
             out.append(d.packet.payload)
         if self.link.records or self.link.drops:
             self._take_drops()

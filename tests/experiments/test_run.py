@@ -48,3 +48,13 @@ def test_a_missing_trace_fails_cleanly(tmp_path: Path) -> None:
 
     with pytest.raises(TraceError, match=r"unknown trace .* one of: cellular"):
         run_call(CallSpec("ours", LinkSpec("no-such-trace"), 5.0, "ours"), tmp_path)
+
+
+def test_reordering_and_duplication_cause_no_decoder_error(tmp_path: Path) -> None:
+    link = LinkSpec("const-2mbps", delay_ms=20.0, reorder=0.05, duplicate=0.05)
+    result = run_call(CallSpec("ours", link, 12.0, "ours"), tmp_path)
+    assert result["status"] == "ok", result["reason"]
+    summary = result["summary"]
+    assert summary["decode_errors"] == 0
+    assert summary["frames_shown"] > 200
+    assert summary["keyframes"] <= 2
