@@ -10,8 +10,8 @@ reverse (see ``netem.turn``: first is the older one, or the one made by an ``--u
 A pair name such as ``ATT-LTE-driving`` means its ``.up`` file for ``--up`` and its
 ``.down`` file for ``--down``. ``--delay-ms``, ``--loss``, ``--queue-packets``, ``--reorder``
 and ``--duplicate`` apply to both directions. Without ``--user`` the one account is
-``netem:netem``. Bad arguments or traces: one line on stderr and exit status 2. Stops on SIGINT/SIGTERM with status 0, after
-one ``netem total`` line per direction.
+``netem:netem``. Bad arguments or traces: one line on stderr and exit status 2. Stops on
+SIGINT/SIGTERM with status 0, after one ``netem total`` line per direction.
 """
 
 from __future__ import annotations
