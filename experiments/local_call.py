@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from experiments.jsonl import read_jsonl
 from experiments.processes import child_env, python_command, running, start_signaling
 from peer.metrics import describe_summary
 
@@ -29,17 +30,8 @@ class PeerOutcome:
 
 def read_summary(metrics_path: Path) -> dict[str, Any] | None:
     """The last summary line of a metrics file, or None if the call never wrote one."""
-    if not metrics_path.exists():
-        return None
-    summary = None
-    for line in metrics_path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("type") == "summary":
-            summary = record
-    return summary
+    summaries = [r for r in read_jsonl(metrics_path) if r.get("type") == "summary"]
+    return summaries[-1] if summaries else None
 
 
 def run_local_call(out_dir: Path, duration_s: float = 10.0,

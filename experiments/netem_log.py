@@ -2,35 +2,47 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from experiments.jsonl import read_jsonl
 
 MEDIA_DIRECTION = "up"  # see experiments.run: the offering sender allocates first
 
 
-def records(netem_log: Path) -> Iterator[dict[str, Any]]:
-    with open(netem_log, encoding="utf-8") as log:
-        for line in log:
-            yield json.loads(line)
+def records(netem_log: Path) -> list[dict[str, Any]]:
+    return read_jsonl(netem_log)
 
 
-def trace_start_wall_s(netem_log: Path, direction: str = MEDIA_DIRECTION) -> float | None:
-    """Wall-clock time of the link's trace time 0, or None if the log does not say."""
-    if not netem_log.exists():
-        return None
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def trace_zero_wall_s(log: Iterable[Mapping[str, Any]], connected_wall_s: float | None = None,
+                      direction: str = MEDIA_DIRECTION) -> float | None:
+    """Wall-clock time of the link's trace time 0 that the call used, or None if the log
+    does not say. The relay logs a link each time a pair of allocations first exchanges data
+    (and may log one again late in a call): the call's is the last one started at or before
+    it connected, else the first."""
     origin_wall_s: float | None = None
-    start_ms: float | None = None
-    for record in records(netem_log):
+    starts: list[float] = []
+    for record in log:
         event = record.get("event")
-        if event == "origin":
-            origin_wall_s = float(record["wall_s"])
-        elif event == "link" and record.get("direction") == direction and start_ms is None:
-            start_ms = float(record["start_ms"])
-    if origin_wall_s is None or start_ms is None:
+        if event == "origin" and origin_wall_s is None:
+            origin_wall_s = _number(record.get("wall_s"))
+        elif event == "link" and record.get("direction") == direction:
+            start = _number(record.get("start_ms"))
+            if start is not None:
+                starts.append(start)
+    if origin_wall_s is None or not starts:
         return None
-    return origin_wall_s + start_ms / 1000.0
+    starts.sort()
+    chosen = starts[0]
+    if connected_wall_s is not None:
+        before = [s for s in starts if s <= (connected_wall_s - origin_wall_s) * 1000.0]
+        chosen = before[-1] if before else starts[0]
+    return origin_wall_s + chosen / 1000.0
 
 
 def offered_kbps(netem_log: Path, start_ms: float, end_ms: float,

@@ -9,34 +9,26 @@ that counts zero encode time, the same for every controller.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from experiments.jsonl import read_jsonl
 from experiments.link_spec import LinkSpec, trace_files
-from experiments.netem_log import trace_start_wall_s
+from experiments.netem_log import records, trace_zero_wall_s
 from experiments.oracle import oracle_delay_ms
 from experiments.packetizer import wire_bytes
 from netem.traces import resolve_trace
 
 
-def shown_frames(receiver_log: Path) -> list[dict[str, Any]]:
-    frames = []
-    with open(receiver_log, encoding="utf-8") as log:
-        for line in log:
-            record = json.loads(line)
-            if record.get("type") == "shown":
-                frames.append(record)
-    return frames
-
-
 def completed_summary(folder: Path, link: LinkSpec, summary: dict[str, Any]) -> dict[str, Any]:
     """`summary` with capacity_kbps and oracle_delay_ms_p95 filled in when the logs allow."""
-    zero_s = trace_start_wall_s(folder / "netem.jsonl")
-    frames = [f for f in shown_frames(folder / "receiver.jsonl")
-              if f.get("captured_at") is not None]
+    receiver = read_jsonl(folder / "receiver.jsonl")
+    connected = next((r.get("at") for r in receiver if r.get("event") == "connected"), None)
+    zero_s = trace_zero_wall_s(records(folder / "netem.jsonl"), connected)
+    frames = [r for r in receiver
+              if r.get("type") == "shown" and r.get("captured_at") is not None]
     if zero_s is None or not frames:
         return summary
     trace = resolve_trace(trace_files(link.trace)[0])

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from experiments import plots
+from experiments.jsonl import read_jsonl
+from experiments.netem_log import MEDIA_DIRECTION, trace_zero_wall_s
 from experiments.summary import SUMMARY_KEYS
 from netem.trace import TraceError
 from netem.traces import resolve_trace
@@ -44,7 +46,6 @@ SUMMARY_FILE = "summary.json"
 AGGREGATE_FILE = "aggregate.json"
 REPORT_FILE = "report.html"
 CALL_FILES = (RESULT_FILE, SPEC_FILE, RECEIVER_FILE)  # any of these makes a call folder
-MEDIA_DIRECTION = "up"
 REFERENCE_CONTROLLER = "ours"  # ratios in the report are against this one when it ran
 _REPEAT_LABEL = re.compile(r"(.+)-r(\d+)")
 
@@ -104,24 +105,6 @@ def read_json(path: Path) -> tuple[Any, str]:
         return None, f"{path.name} is missing"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"{path.name} is unreadable ({type(exc).__name__}: {exc})"
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file; lines that are not objects (a cut-off last line) and
-    a missing file give nothing."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    records = []
-    for line in text.splitlines():
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            records.append(value)
-    return records
 
 
 def load_settings(folder: Path) -> dict[str, Any]:
@@ -425,26 +408,6 @@ def _first(records: Iterable[Mapping[str, Any]], key: str) -> float | None:
     return next((v for v in (_number(r.get(key)) for r in records) if v is not None), None)
 
 
-def _link_start_ms(
-    net: Sequence[Mapping[str, Any]], origin_wall_s: float | None, connected_wall_s: float | None
-) -> float | None:
-    """The media link's trace time 0 (ms since the relay's origin) that the call used: the
-    last link start at or before the call connected (the relay may log a link again later),
-    else the first one; None when the relay did not log it."""
-    starts = sorted(
-        v for v in (_number(r.get("start_ms")) for r in net
-                    if r.get("event") == "link" and r.get("direction") == MEDIA_DIRECTION)
-        if v is not None
-    )
-    if not starts:
-        return None
-    if origin_wall_s is None or connected_wall_s is None:
-        return starts[0]
-    connected_ms = (connected_wall_s - origin_wall_s) * 1000.0
-    before = [v for v in starts if v <= connected_ms]
-    return before[-1] if before else starts[0]
-
-
 def load_series(call: CallRun) -> plots.CallSeries:
     """The call's per-frame delay and SSIM and its sending rate, on one time axis: seconds
     since the media link's trace time 0 if netem.jsonl says when that was, else since the
@@ -462,10 +425,10 @@ def load_series(call: CallRun) -> plots.CallSeries:
     net = read_jsonl(call.folder / NETEM_FILE)
     origin_wall_s = _first((r for r in net if r.get("event") == "origin"), "wall_s")
     connected = _first((r for r in records if r.get("event") == "connected"), "at")
-    link_ms = _link_start_ms(net, origin_wall_s, connected)
-    aligned = origin_wall_s is not None and link_ms is not None
-    if origin_wall_s is not None and link_ms is not None:
-        t0_wall_s = origin_wall_s + link_ms / 1000.0
+    trace_zero_s = trace_zero_wall_s(net, connected)
+    aligned = trace_zero_s is not None
+    if trace_zero_s is not None:
+        t0_wall_s = trace_zero_s
     else:
         t0_wall_s = connected if connected is not None else (frames[0][0] if frames else 0.0)
     packets = [

@@ -295,18 +295,6 @@ def test_main_reports_bad_folder_in_one_line(tmp_path: Path,
     assert "no call folders" in capsys.readouterr().err
 
 
-def test_link_start_is_the_one_before_the_call_connected() -> None:
-    net = [{"event": "link", "direction": "up", "start_ms": 7651.0},
-           {"event": "link", "direction": "down", "start_ms": 100.0},
-           {"event": "link", "direction": "up", "start_ms": 17869.0}]
-    origin = 1000.0
-    assert report._link_start_ms(net, origin, origin + 7.9) == 7651.0
-    assert report._link_start_ms(net, origin, origin + 20.0) == 17869.0
-    assert report._link_start_ms(net, origin, origin + 1.0) == 7651.0
-    assert report._link_start_ms(net, None, None) == 7651.0
-    assert report._link_start_ms(net[1:2], origin, origin + 1.0) is None
-
-
 def test_odd_values_in_result_json_are_not_numbers(tmp_path: Path) -> None:
     out = tmp_path / "run"
     write_settings(out, "const-1mbps", ["ours", "gcc"])
