@@ -92,7 +92,7 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
         return "failed", f"chromium: {str(exc).splitlines()[0]}"
     (folder / "chrome.json").write_text(json.dumps({"stamps": stamps}))
     capture_log = CaptureLog(stamps)
-    if not capture_log.index:
+    if not capture_log:
         return "failed", "could not read the stamp of Chromium's local preview"
     exact, timed = anchor_receiver_log(folder / "receiver.jsonl", capture_log)
     return "ok", (f"capture times from the page's preview ({capture_log.source}): "
@@ -100,12 +100,13 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
 
 
 class CaptureLog:
-    """Capture times of the looping pattern's frames, by unwrapped frame index."""
+    """Capture times of the looping pattern's frames, by frame number (stamp)."""
 
     def __init__(self, stamps: list[dict[str, Any]]) -> None:
         key = "wallCapture" if any(s.get("wallCapture") for s in stamps) else "wallNow"
         self.source = "captureTime" if key == "wallCapture" else "callback time"
-        times: dict[int, float] = {}
+        self._times: dict[int, list[float]] = {}  # stamp -> capture times, one per loop
+        seen: set[int] = set()
         loops, previous = 0, None
         for sample in stamps:
             if sample.get(key) is None:
@@ -113,31 +114,32 @@ class CaptureLog:
             if previous is not None and sample["id"] < previous - LOOP_FRAMES // 2:
                 loops += 1
             previous = sample["id"]
-            times.setdefault(sample["id"] + loops * LOOP_FRAMES, sample[key] / 1000)
-        self.index = sorted(times)
-        self.times = times
+            index = sample["id"] + loops * LOOP_FRAMES  # the preview may present a frame twice
+            if index not in seen:
+                seen.add(index)
+                self._times.setdefault(sample["id"], []).append(sample[key] / 1000)
+
+    def __len__(self) -> int:
+        return sum(len(times) for times in self._times.values())
 
     def captured_at(self, frame_id: int, shown_at: float) -> tuple[float | None, bool]:
         """(capture time of `frame_id` in the loop just before `shown_at`, exact?)."""
-        if not self.index:
-            return None, False
         earliest = shown_at - LOOP_FRAMES / DEFAULT_FPS / 2  # no frame is 5 s late
 
-        def plausible(t: float) -> bool:
-            return earliest < t <= shown_at
+        def latest_plausible(times: list[float], shift_s: float) -> float | None:
+            moved = [t + shift_s for t in times if earliest < t + shift_s <= shown_at]
+            return max(moved) if moved else None
 
-        best: tuple[float, bool] | None = None
-        for index in self.index:  # few thousand entries at most: a scan is fine
-            if index % LOOP_FRAMES == frame_id and plausible(self.times[index]):
-                best = (self.times[index], True)
-        if best is not None:
-            return best
-        estimates = []  # the preview skipped it: from its neighbours
-        for index in self.index:
-            wanted = index - index % LOOP_FRAMES + frame_id
-            if abs(wanted - index) <= NEIGHBOUR_FRAMES:
-                estimate = self.times[index] + (wanted - index) / DEFAULT_FPS
-                if plausible(estimate):
+        exact = latest_plausible(self._times.get(frame_id, []), 0.0)
+        if exact is not None:
+            return exact, True
+        estimates = []  # the preview skipped it: from its neighbours in the same loop
+        for offset in range(-NEIGHBOUR_FRAMES, NEIGHBOUR_FRAMES + 1):
+            neighbour = frame_id + offset
+            if offset and 0 <= neighbour < LOOP_FRAMES:
+                estimate = latest_plausible(self._times.get(neighbour, []),
+                                            -offset / DEFAULT_FPS)
+                if estimate is not None:
                     estimates.append(estimate)
         return (max(estimates), False) if estimates else (None, False)
 
