@@ -107,14 +107,10 @@ def settings(plan: Plan, trace: str) -> dict[str, Any]:
         "duration_s": plan.duration_s, "delay_ms": plan.link.delay_ms, "loss": plan.link.loss,
         "queue_packets": plan.link.queue_packets, "repeat": plan.repeat,
         "controllers": plan.controllers, "seed": plan.link.seed,
-        "machine": {"cpus": _cpus(), "platform": platform.platform(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "versions": versions, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _cpus() -> int | None:
-    return os.cpu_count()
 
 
 def run_plan(plan: Plan) -> list[dict[str, Any]]:
