@@ -16,6 +16,8 @@ class LinkSpec:
     seed: int = 0
     reorder: float = 0.0  # share of packets held back 10 ms, so later ones overtake them
     duplicate: float = 0.0  # share of packets delivered twice
+    # (trace time s, packets): that many media packets lost in a row (netem --burst-loss up:...)
+    burst_loss: tuple[tuple[float, int], ...] = ()
 
 
 def trace_files(name: str) -> tuple[str, str]:

@@ -2,14 +2,18 @@
 
     python -m netem --listen 127.0.0.1:3478 --up TRACE --down TRACE [--delay-ms N] [--loss P]
         [--queue-packets N] [--reorder P [--reorder-delay-ms N]] [--duplicate P]
-        [--user NAME:PASSWORD ...] [--up-user NAME] [--realm R]
+        [--burst-loss [DIR:]AT_S:COUNT ...] [--user NAME:PASSWORD ...] [--up-user NAME] [--realm R]
         [--stats-interval S] [--packet-log FILE.jsonl] [--seed N]
 
 ``--up`` shapes what the first allocation of a pair sends to the second, ``--down`` the
 reverse (see ``netem.turn``: first is the older one, or the one made by an ``--up-user``).
 A pair name such as ``ATT-LTE-driving`` means its ``.up`` file for ``--up`` and its
 ``.down`` file for ``--down``. ``--delay-ms``, ``--loss``, ``--queue-packets``, ``--reorder``
-and ``--duplicate`` apply to both directions. Without ``--user`` the one account is
+and ``--duplicate`` apply to both directions. ``--burst-loss up:10:20`` loses 20 packets in
+a row on ``up`` (the default DIR; or ``down``), from the first to leave the queue at or after
+trace time 10 s; trace time 0 is when the direction's first path carried its first datagram,
+and later paths (an ICE restart) keep that clock. It composes with ``--loss``, is logged and
+counted as reason ``burst``, and may be given several times. Without ``--user`` the one account is
 ``netem:netem``. Bad arguments or traces: one line on stderr and exit status 2. Stops on
 SIGINT/SIGTERM with status 0, after one ``netem total`` line per direction.
 """
@@ -20,19 +24,21 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import math
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from netem.link import LinkConfig
-from netem.loss import BernoulliLoss
+from netem.loss import BernoulliLoss, LossBurst
 from netem.queues import DropTail
 from netem.relay import Relay, RelayConfig
 from netem.traces import resolve_trace_pair
 from netem.turn import TurnConfig
 from netem.turn_alloc import Address
 from netem.turn_auth import LongTermAuth
+from netem.turn_paths import Direction
 
 DEFAULT_USER = "netem:netem"
 # Without --queue-packets the queue is unlimited as in Mahimahi, except for this guard against
@@ -43,6 +49,8 @@ EXIT_USAGE = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
+        if message.endswith("expected one argument"):  # argparse took a value such as -1:20
+            message += " (write a value that starts with '-' as --flag=VALUE)"
         raise _UsageError(f"{message}; see python -m netem --help")
 
 
@@ -95,6 +103,30 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _burst(text: str) -> tuple[Direction, LossBurst]:
+    write = "write [up:|down:]AT_S:COUNT, e.g. up:10:20 for 20 packets from trace time 10 s"
+    parts = text.split(":")
+    if len(parts) == 2:
+        parts.insert(0, Direction.UP.value)
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"{text!r} is not [DIR:]AT_S:COUNT; {write}")
+    name, at, count = parts
+    if name not in (Direction.UP.value, Direction.DOWN.value):
+        raise argparse.ArgumentTypeError(f"{text!r}: direction {name!r} is neither up nor down; "
+                                         f"{write}")
+    try:
+        at_s = float(at)
+    except ValueError:
+        at_s = math.nan
+    if not (math.isfinite(at_s) and at_s >= 0.0):
+        raise argparse.ArgumentTypeError(f"{text!r}: AT_S {at!r} is not a time >= 0 in seconds; "
+                                         f"{write}")
+    if not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: COUNT {count!r} is not a whole number >= 1; "
+                                         f"{write}")
+    return Direction(name), LossBurst(at_ms=at_s * 1000.0, count=int(count))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m netem", description=__doc__.split("\n\n")[0])
     p.add_argument("--listen", type=_address, default=("127.0.0.1", 3478), metavar="HOST:PORT")
@@ -110,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reorder-delay-ms", type=_non_negative, default=10.0)
     p.add_argument("--duplicate", type=_probability, default=0.0,
                    help="share of packets delivered twice, each direction")
+    p.add_argument("--burst-loss", type=_burst, action="append", default=[],
+                   metavar="[DIR:]AT_S:COUNT",
+                   help="lose COUNT packets in a row of DIR (up, the default, or down) from the "
+                        "first to leave the queue at trace time AT_S; repeatable")
     p.add_argument("--user", type=_user, action="append", metavar="NAME:PASSWORD")
     p.add_argument("--up-user", action="append", default=[], metavar="NAME",
                    help="allocations of this --user send on the --up link whatever their "
@@ -126,12 +162,13 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
     """Raises TraceError (a ValueError with a one-line message) for a bad trace."""
     links = []
     traces = (resolve_trace_pair(args.up)[0], resolve_trace_pair(args.down)[1])
-    for i, trace in enumerate(traces):
+    for i, (trace, direction) in enumerate(zip(traces, Direction, strict=True)):
         links.append(
             LinkConfig(
                 trace=trace,
                 delay_ms=args.delay_ms,
                 loss=BernoulliLoss(args.loss),
+                bursts=tuple(b for d, b in args.burst_loss if d is direction),
                 queue=DropTail(limit_packets=args.queue_packets, limit_bytes=QUEUE_LIMIT_BYTES),
                 reorder_prob=args.reorder,
                 reorder_delay_ms=args.reorder_delay_ms,
@@ -163,12 +200,12 @@ async def _serve(config: RelayConfig) -> None:
     # Traces and modules live as long as the process: keep full collections from scanning
     # them (a stall there delays every packet in flight).
     gc.freeze()
-    up, down = config.up.trace.name, config.down.trace.name
-    print(f"netem: TURN relay on turn:{host}:{port} (up {up}, down {down})", file=sys.stderr)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the banner: callers stop us after it
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, relay.close)
+    up, down = config.up.trace.name, config.down.trace.name
+    print(f"netem: TURN relay on turn:{host}:{port} (up {up}, down {down})", file=sys.stderr)
     try:
         await relay.wait_closed()
     finally:

@@ -16,9 +16,12 @@ Semantics
 * A packet leaves the queue at the opportunity that carries its last byte (``departed_ms``).
   Then random loss is applied, because loss on a radio link happens after the bottleneck has
   spent capacity on the packet: a lost packet still uses its share of the trace (a loss
-  stage after the bottleneck, not before it). Survivors get ``delay_ms`` of propagation, and
-  with ``reorder_prob`` an extra ``reorder_delay_ms`` (so later packets can overtake them);
-  with ``duplicate_prob`` a second copy arrives at the same time (flagged ``duplicate``).
+  stage after the bottleneck, not before it). Loss bursts (``bursts``) are decided at the same
+  point, on trace time (``departed_ms - start_ms``); the random process still draws for a
+  packet a burst takes, so adding a burst leaves the random fate of other packets as it was.
+  Survivors get ``delay_ms`` of propagation, and with ``reorder_prob`` an extra
+  ``reorder_delay_ms`` (so later packets can overtake them); with ``duplicate_prob`` a second
+  copy arrives at the same time (flagged ``duplicate``).
 * The trace repeats at its period. Service is computed lazily and only over opportunities
   that find packets waiting, so empty time costs nothing; the result depends only on the
   enqueue times, never on when the caller polls.
@@ -31,11 +34,12 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from netem.loss import LossModel, NoLoss
+from netem.loss import BurstSchedule, LossBurst, LossModel, NoLoss
 from netem.queues import DROP_QUEUE_FULL, DropTail, QueueConfig, QueuedPacket
 from netem.trace import MTU_BYTES, Trace
 
 DROP_LOSS = "loss"
+DROP_BURST = "burst"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,7 @@ class PacketRecord:
     departed_ms: float | None = None  # left the bottleneck queue (None: dropped in the queue)
     delivered_ms: float | None = None
     dropped_ms: float | None = None
-    drop_reason: str | None = None  # "queue-full" | "codel" | "loss"
+    drop_reason: str | None = None  # "queue-full" | "codel" | "loss" | "burst"
 
     @property
     def delivered(self) -> bool:
@@ -90,6 +94,7 @@ class LinkConfig:
     trace: Trace
     delay_ms: float = 0.0  # one-way propagation, added after the packet leaves the queue
     loss: LossModel = field(default_factory=NoLoss)
+    bursts: tuple[LossBurst, ...] = ()  # packets lost in a row at set trace times
     queue: QueueConfig = field(default_factory=DropTail)  # DropTail(...) or CoDel(...)
     reorder_prob: float = 0.0
     reorder_delay_ms: float = 0.0
@@ -120,7 +125,11 @@ class LinkCounters:
 class Link:
     """One direction of an emulated link. See the module docstring for the semantics."""
 
-    def __init__(self, config: LinkConfig, start_ms: float = 0.0) -> None:
+    def __init__(
+        self, config: LinkConfig, start_ms: float = 0.0, bursts: BurstSchedule | None = None
+    ) -> None:
+        """``bursts``: a schedule shared with other links (built from ``config.bursts``
+        when not given); it must come from the same ``config.bursts``."""
         self.config = config
         self.start_ms = float(start_ms)
         trace = config.trace
@@ -130,6 +139,9 @@ class Link:
         self._queue = config.queue.create()
         seed = config.seed
         self._loss = config.loss.start(random.Random(f"{seed}:loss"))
+        if bursts is None and config.bursts:
+            bursts = BurstSchedule(config.bursts)
+        self._bursts = bursts
         self._reorder_random = random.Random(f"{seed}:reorder").random
         self._duplicate_random = random.Random(f"{seed}:duplicate").random
         self._now_ms = -math.inf
@@ -213,7 +225,7 @@ class Link:
 
     @property
     def drops(self) -> dict[str, int]:
-        """Drops by reason ("queue-full", "codel", "loss")."""
+        """Drops by reason ("queue-full", "codel", "loss", "burst")."""
         return dict(self._drops)
 
     @property
@@ -287,8 +299,10 @@ class Link:
         config = self.config
         packet = item.packet
         assert isinstance(packet, Packet)
-        if self._loss.is_lost():
-            self._drop(item, t_ms, DROP_LOSS, departed_ms=t_ms)
+        burst = self._bursts is not None and self._bursts.is_lost(t_ms - self.start_ms)
+        lost = self._loss.is_lost()  # drawn for a burst's packet too (see the module docstring)
+        if burst or lost:
+            self._drop(item, t_ms, DROP_BURST if burst else DROP_LOSS, departed_ms=t_ms)
             return
         arrive_ms = t_ms + config.delay_ms
         if config.reorder_prob > 0.0 and self._reorder_random() < config.reorder_prob:

@@ -1,14 +1,20 @@
-"""Random packet loss: none, independent (Bernoulli), or bursty (Gilbert–Elliott).
+"""Packet loss: random (none, Bernoulli, Gilbert–Elliott) and bursts at set trace times.
 
 A :class:`LossModel` is frozen configuration; ``start(rng)`` gives a :class:`LossProcess` that
 holds the state and draws one decision per packet from the ``random.Random`` it is given, so a
 seeded link is reproducible. The link asks once per packet, in the order packets leave the
 bottleneck queue.
+
+A :class:`LossBurst` is deterministic: ``count`` packets in a row, from the first to leave the
+queue at or after trace time ``at_ms``. A :class:`BurstSchedule` decides them, asked once per
+departing packet with its trace time.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -135,3 +141,42 @@ class GilbertElliottLoss:
 
     def start(self, rng: random.Random) -> LossProcess:
         return _GilbertElliott(self, rng)
+
+
+@dataclass(frozen=True, slots=True)
+class LossBurst:
+    """Lose ``count`` packets in a row, from the first to leave the queue at or after trace
+    time ``at_ms`` (ms since the link's trace time 0)."""
+
+    at_ms: float
+    count: int
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.at_ms) and self.at_ms >= 0.0):
+            raise ValueError(f"burst at_ms={self.at_ms}; give a trace time >= 0")
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+            raise ValueError(f"burst count={self.count!r}; give a whole number of packets >= 1")
+
+
+class BurstSchedule:
+    """Which departing packets the bursts take. Overlapping bursts take the union of their
+    packets. One schedule can serve several links (the relay shares one per direction): then
+    "in a row" counts the packets of all of them, in the order their departures are decided."""
+
+    __slots__ = ("_bursts", "_left", "_next")
+
+    def __init__(self, bursts: Iterable[LossBurst]) -> None:
+        self._bursts = sorted(bursts, key=lambda b: b.at_ms)
+        self._next = 0  # first burst not yet started
+        self._left = 0  # packets the started bursts still take
+
+    def is_lost(self, trace_ms: float) -> bool:
+        """Decide the fate of a packet leaving the queue at ``trace_ms``: True means drop it."""
+        bursts = self._bursts
+        while self._next < len(bursts) and bursts[self._next].at_ms <= trace_ms:
+            self._left = max(self._left, bursts[self._next].count)
+            self._next += 1
+        if self._left:
+            self._left -= 1
+            return True
+        return False

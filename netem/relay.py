@@ -6,10 +6,12 @@ listen host, port chosen by the kernel), feeds them in with ``loop.time()`` in m
 the core returns, and keeps one ``loop.call_at`` timer armed at the core's ``next_timer()``.
 Links are ``netem.relay_meter.MeteredLink`` over ``netem.link.Link``: ``up`` for the UP
 direction of every path and ``down`` for DOWN (see ``netem.turn`` for what the directions
-mean); a path's links start at the beginning of their trace when it carries its first
-datagram. Every ``stats_interval_s`` it writes one line per direction, plus one line of TURN
-counters when they changed, to ``stats_out``; on close, one ``netem total`` line per
-direction for the whole run.
+mean). A path gets its links when it carries its first datagram; all links of a direction
+share one trace clock, started by the first path, and one loss-burst schedule. A later path
+(an ICE restart) gets its own queue: two paths live at once would each get the trace's full
+capacity, but in a two-party call only one is live at a time. Every ``stats_interval_s``
+it writes one line per direction, plus one line of TURN counters when they changed, to
+``stats_out``; on close, one ``netem total`` line per direction for the whole run.
 
 Nothing a client or peer sends can stop it: errors from the core or from a socket are
 counted (``internal_errors``, ``send_errors``) and the loop goes on.
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from netem.link import Link, LinkConfig
+from netem.loss import BurstSchedule
 from netem.relay_meter import DirectionMeter, MeteredLink
 from netem.turn import Datagram, TurnConfig, TurnServer
 from netem.turn_alloc import Address
@@ -92,6 +95,10 @@ class Relay:
             Direction.DOWN: DirectionMeter(
                 Direction.DOWN, config.down.trace, config.down.delay_ms
             ),
+        }
+        self._bursts = {
+            Direction.UP: BurstSchedule(config.up.bursts),
+            Direction.DOWN: BurstSchedule(config.down.bursts),
         }
         self.server = TurnServer(config.turn, _PortsView(self), self._make_link)
         self._stats_out = stats_out if stats_out is not None else sys.stderr
@@ -184,7 +191,8 @@ class Relay:
     def _make_link(self, direction: Direction, now_ms: float) -> PathLink:
         config = self.config.up if direction is Direction.UP else self.config.down
         log = self._write_record if self._log_file is not None else None
-        return MeteredLink(config, self.meters[direction], now_ms, self._origin_ms, log)
+        return MeteredLink(config, self.meters[direction], now_ms, self._origin_ms, log,
+                           self._bursts[direction] if config.bursts else None)
 
     def _write_record(self, record: dict[str, Any]) -> None:
         if self._log_file is not None:

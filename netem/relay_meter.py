@@ -18,6 +18,12 @@ of the IP packet):
 copy made by ``duplicate_prob`` is logged as delivered with ``"duplicate": true``. Each link
 first logs ``{"event": "link", "direction", "start_ms"}``: where its trace time 0 is (the
 relay's first record, ``{"event": "origin", "wall_s"}``, ties ``origin_ms`` to the wall clock).
+
+All links of one direction run on one trace clock: time 0 is where the first of them started
+(``DirectionMeter.trace_start_ms``), so every ``link`` record of a direction logs the same
+``start_ms``. The emulated link is the network, not one ICE session: a path made later (new
+allocations after an ICE restart) finds the trace where the network is, instead of replaying
+it from 0. Each path still has its own queue.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from netem.link import Link, LinkConfig, Packet
+from netem.loss import BurstSchedule
 from netem.trace import Trace
 from netem.turn_paths import Direction
 
@@ -123,7 +130,7 @@ class DirectionMeter:
         self.direction = direction
         self.trace = trace
         self.delay_ms = delay_ms
-        self.trace_start_ms: float | None = None  # start of the first link's trace
+        self.trace_start_ms: float | None = None  # trace time 0 of every link of the direction
         self.window_start_ms: float | None = None
         self.totals = _Window()
         self.late = LateHistogram()
@@ -191,7 +198,10 @@ class DirectionMeter:
 class MeteredLink:
     """A ``netem.turn_paths.PathLink`` over a real :class:`Link`, reporting to a meter.
 
-    The link keeps per-packet records only when there is a packet log to write them to.
+    Made at ``now_ms``, it runs on the meter's trace clock (which starts at ``now_ms`` if this
+    is the direction's first link). ``bursts``: the direction's shared loss-burst schedule, so
+    a burst takes its packets once per direction, not once per path. The link keeps
+    per-packet records only when there is a packet log to write them to.
     """
 
     def __init__(
@@ -201,17 +211,19 @@ class MeteredLink:
         now_ms: float,
         origin_ms: float = 0.0,
         log: PacketSink | None = None,
+        bursts: BurstSchedule | None = None,
     ) -> None:
-        self.link = Link(replace(config, keep_records=log is not None), start_ms=now_ms)
+        if meter.trace_start_ms is None:
+            meter.trace_start_ms = now_ms
+        start_ms = meter.trace_start_ms
+        self.link = Link(replace(config, keep_records=log is not None), start_ms, bursts)
         self.meter = meter
         self.origin_ms = origin_ms
         self.log = log
         self._drops_seen: dict[str, int] = {}
-        if meter.trace_start_ms is None:
-            meter.trace_start_ms = now_ms
         if log is not None:  # where this link's trace time 0 is on the log's clock
             log({"event": "link", "direction": meter.direction.value,
-                 "start_ms": round(now_ms - origin_ms, 3)})
+                 "start_ms": round(start_ms - origin_ms, 3)})
 
     def enqueue(self, size_bytes: int, payload: object, now_ms: float) -> None:
         link = self.link

@@ -36,7 +36,8 @@ class PathLink(Protocol):
 
 class LinkFactory(Protocol):
     def __call__(self, direction: Direction, now_ms: float) -> PathLink:
-        """A fresh link for one direction of a new path; its trace starts at ``now_ms``."""
+        """A fresh link (queue) for one direction of a new path that carries its first
+        datagram at ``now_ms`` (the relay's links then share one trace clock per direction)."""
         ...
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from netem import generate
 from netem.link import Link, LinkConfig, Packet, oracle_delivery_ms
-from netem.loss import BernoulliLoss, GilbertElliottLoss
+from netem.loss import BernoulliLoss, BurstSchedule, GilbertElliottLoss, LossBurst
 from netem.queues import CoDel, DropTail
 from netem.trace import Trace
 
@@ -323,3 +323,41 @@ def test_a_long_call_conserves_packets_and_never_beats_the_trace():
     assert len(delivered) * 1200 <= capacity_bytes
     assert len(delivered) * 1200 >= 0.9 * capacity_bytes  # the queue was rarely empty
     assert all(r.delivered_ms == r.departed_ms + 20 for r in delivered)
+
+
+def test_a_burst_drops_count_packets_in_a_row_and_composes_with_random_loss():
+    def fates(bursts):
+        config = LinkConfig(EVERY_12_MS, loss=BernoulliLoss(0.3), bursts=bursts, seed=7)
+        link = Link(config, start_ms=1000.0)
+        for i in range(40):  # one every 5 ms: packet i leaves at trace time 12 * (i + 1)
+            link.enqueue(Packet(1500, id=i), 1000.0 + 5.0 * i)
+        link.deliveries(1e9)
+        assert link.drops.get("burst", 0) == sum(b.count for b in bursts)
+        return {r.packet_id: r for r in link.records}
+
+    plain = fates(())
+    burst = fates((LossBurst(at_ms=100.0, count=3),))
+    taken = sorted((r.departed_ms, i) for i, r in burst.items() if r.drop_reason == "burst")
+    # the first departure at or after trace time 100 is at 108 (1108 on the caller's clock)
+    assert taken == [(1108.0, 8), (1120.0, 9), (1132.0, 10)]
+    assert all(r.dropped_ms == r.departed_ms for i, r in burst.items() if i in (8, 9, 10))
+    # every other packet meets the fate it met without the burst: random loss is unchanged
+    assert {i: r for i, r in burst.items() if i not in (8, 9, 10)} == {
+        i: r for i, r in plain.items() if i not in (8, 9, 10)
+    }
+    assert sum(r.drop_reason == "loss" for r in burst.values()) >= 5
+
+
+def test_links_sharing_a_burst_schedule_lose_count_packets_between_them():
+    config = LinkConfig(EVERY_12_MS, bursts=(LossBurst(at_ms=50.0, count=3),))
+    schedule = BurstSchedule(config.bursts)
+    first, second = Link(config, 0.0, schedule), Link(config, 0.0, schedule)
+    for i in range(10):
+        first.enqueue(Packet(1500, id=i), 0.0)  # leave at 12, 24, ..., 120
+    first.deliveries(54.0)  # 60 is not yet decided
+    second.enqueue(Packet(1500, id=100), 54.0)  # leaves at 60 and is decided first
+    second.deliveries(1e9)
+    first.deliveries(1e9)
+    assert second.drops == {"burst": 1}
+    assert first.drops == {"burst": 2}
+    assert [r.departed_ms for r in first.records if r.drop_reason] == [60.0, 72.0]

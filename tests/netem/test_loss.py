@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from netem.loss import BernoulliLoss, GilbertElliottLoss, NoLoss
+from netem.loss import BernoulliLoss, BurstSchedule, GilbertElliottLoss, LossBurst, NoLoss
 
 N = 200_000
 
@@ -82,4 +82,30 @@ def test_gilbert_elliott_with_partial_loss_in_states():
 def test_bad_parameters_are_refused(make):
     with pytest.raises(ValueError) as info:
         make()
+    assert "\n" not in str(info.value)
+
+
+def test_a_burst_takes_count_packets_from_the_first_at_or_after_its_time():
+    schedule = BurstSchedule([LossBurst(at_ms=100.0, count=3)])
+    times = [90.0, 99.9, 100.0, 100.0, 130.0, 131.0, 500.0]
+    assert [schedule.is_lost(t) for t in times] == [False, False, True, True, True, False, False]
+    # a packet late after the burst time starts it: the burst waits for traffic
+    schedule = BurstSchedule([LossBurst(at_ms=100.0, count=2)])
+    assert [schedule.is_lost(t) for t in (50.0, 400.0, 401.0, 402.0)] == [
+        False, True, True, False,
+    ]
+
+
+def test_bursts_in_any_order_and_overlapping_take_the_union():
+    schedule = BurstSchedule([LossBurst(30.0, 2), LossBurst(10.0, 3), LossBurst(11.0, 2)])
+    # 10 ms takes packets at 10, 11, 12; the one at 11 ms would end at 12 too; 30 ms: 30, 31
+    got = [schedule.is_lost(float(t)) for t in range(9, 34)]
+    assert [t for t, lost in zip(range(9, 34), got, strict=True) if lost] == [10, 11, 12, 30, 31]
+
+
+@pytest.mark.parametrize("at_ms, count", [(-1.0, 5), (math.inf, 5), (math.nan, 5), (0.0, 0),
+                                          (0.0, -2), (0.0, 2.5), (0.0, True)])
+def test_bad_bursts_are_refused_in_one_line(at_ms, count):
+    with pytest.raises(ValueError) as info:
+        LossBurst(at_ms, count)
     assert "\n" not in str(info.value)

@@ -9,17 +9,21 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from aioice import stun, turn
 
+from netem import generate
 from netem.link import LinkConfig
+from netem.loss import LossBurst
 from netem.relay import Relay, RelayConfig
 from netem.relay_meter import IP_UDP_OVERHEAD_BYTES
 from netem.traces import resolve_trace
 from netem.turn import TurnConfig
+from netem.turn_alloc import Address
 from netem.turn_auth import LongTermAuth
 from netem.turn_paths import Direction
 
@@ -281,3 +285,97 @@ def test_a_flood_from_one_address_is_limited_and_others_keep_working() -> None:
         assert len(relay.server.allocations) == 2
 
     run_with_relay(body)
+
+
+async def open_path(relay: Relay) -> tuple[turn.TurnTransport, Address, Inbox]:
+    """Two allocations that have exchanged b"open" both ways: (first's transport, second's
+    relayed address, second's inbox). What the first sends to the second crosses UP."""
+    ta, inbox_a = await turn_client(relay)
+    tb, inbox_b = await turn_client(relay)
+    ra, rb = ta.get_extra_info("sockname"), tb.get_extra_info("sockname")
+    tb.sendto(b"open", ra)  # B needs a permission for A's relay first; this makes the path
+    ta.sendto(b"open", rb)
+    await inbox_a.wait_for(1)
+    await inbox_b.wait_for(1)
+    return ta, rb, inbox_b
+
+
+def test_a_later_path_shares_the_trace_clock_of_the_first(tmp_path: Path) -> None:
+    """An ICE restart makes a new path mid-call: it must meet the outage where the first
+    path does, not replay the trace from its own start."""
+    trace = generate.outage(12_000_000, duration_s=6, outage_at_s=1, outage_s=2)
+    log_path = tmp_path / "packets.jsonl"
+    config = RelayConfig(
+        up=LinkConfig(trace=trace), down=LinkConfig(trace=trace),
+        turn=TurnConfig(auth=LongTermAuth(users={USER: PASSWORD}, realm="test")),
+        listen=("127.0.0.1", 0), packet_log=log_path,
+    )
+    got: dict[str, float] = {}
+
+    async def body(relay: Relay) -> None:
+        def trace_s() -> float:
+            start_ms = relay.meters[Direction.UP].trace_start_ms
+            assert start_ms is not None
+            return time.monotonic() - start_ms / 1e3  # the relay runs on loop.time()
+
+        t1, r1, inbox1 = await open_path(relay)
+        await asyncio.sleep(0.6 - trace_s())
+        t2, r2, inbox2 = await open_path(relay)
+        got["second_path_s"] = trace_s()
+        await asyncio.sleep(1.5 - trace_s())  # inside the outage on the shared clock
+        got["sent_s"] = trace_s()
+        t1.sendto(b"first path", r1)
+        t2.sendto(b"second path", r2)
+        await inbox1.wait_for(2, timeout_s=5)
+        await inbox2.wait_for(2, timeout_s=5)
+        start_s = (relay.meters[Direction.UP].trace_start_ms or 0.0) / 1e3
+        got["first_s"] = inbox1.received[1][0] - start_s
+        got["second_s"] = inbox2.received[1][0] - start_s
+
+    run_with_relay(body, config)
+    assert got["second_path_s"] < got["sent_s"] - 0.5  # the second path is its own...
+    assert 1.0 < got["sent_s"] < 2.9, got  # ...and the datagrams were sent in the outage
+    # both wait for the end of the outage at 3 s of trace time, the second as the first
+    assert 3.0 <= got["first_s"] < 3.2, got
+    assert abs(got["second_s"] - got["first_s"]) < 0.05, got
+    records = [json.loads(line) for line in log_path.read_text().splitlines()]
+    for direction in ("up", "down"):
+        starts = [r["start_ms"] for r in records
+                  if r.get("event") == "link" and r["direction"] == direction]
+        assert len(starts) == 2 and starts[0] == starts[1], records[:6]
+
+
+def test_a_burst_loses_exactly_its_datagrams_through_the_relay(tmp_path: Path) -> None:
+    log_path = tmp_path / "packets.jsonl"
+    at_ms, count = 300.0, 7
+    base = relay_config(packet_log=log_path)
+    config = replace(base, up=replace(base.up, bursts=(LossBurst(at_ms, count),)))
+    received: list[int] = []
+
+    async def body(relay: Relay) -> None:
+        ta, rb, inbox_b = await open_path(relay)
+        for seq in range(60):  # one every 10 ms: 0.6 s, the burst time in the middle
+            ta.sendto(struct.pack("!I", seq).ljust(200, b"\0"), rb)
+            await asyncio.sleep(0.01)
+        await inbox_b.wait_for(1 + 60 - count, timeout_s=5)
+        await asyncio.sleep(0.2)  # nothing more comes
+        received.extend(struct.unpack_from("!I", d)[0] for _, d, _ in inbox_b.received[1:])
+        assert relay.meters[Direction.UP].totals.drops == {"burst": count}
+        assert relay.meters[Direction.DOWN].totals.drops == {}
+
+    run_with_relay(body, config)
+    lost = sorted(set(range(60)) - set(received))
+    assert len(received) == 60 - count and lost == list(range(lost[0], lost[0] + count))
+    # in the log: the burst is the first `count` departures at or after its trace time
+    records = [json.loads(line) for line in log_path.read_text().splitlines()]
+    [start_ms] = [r["start_ms"] for r in records
+                  if r.get("event") == "link" and r["direction"] == "up"]
+    departures = sorted(
+        (r.get("delivered_ms", r.get("dropped_ms")) - start_ms, r.get("reason"))
+        for r in records if r.get("direction") == "up" and "size" in r
+    )
+    reasons = [reason for _, reason in departures]
+    first = reasons.index("burst")
+    assert reasons[first:first + count] == ["burst"] * count
+    assert reasons.count("burst") == count
+    assert departures[first - 1][0] < at_ms <= departures[first][0], departures

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ["--up", "const-1mbps", "--down", "const-1mbps", "--listen", "0.0.0.0:3478"],
         ["--up", "const-1mbps", "--down", "const-1mbps", "--user", "nopassword"],
         ["--up", "const-1mbps", "--down", "const-1mbps", "--queue-packets", "0"],
+        ["--up", "const-1mbps", "--down", "const-1mbps", "--burst-loss", "-1:20"],
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(
@@ -101,3 +102,43 @@ def test_up_user_must_be_a_user(capsys: pytest.CaptureFixture) -> None:
     argv = ["--up", "const-1mbps", "--down", "const-1mbps", "--user", "a:b", "--up-user", "c"]
     assert main(argv) == 2
     assert "--up-user c is not a --user" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "value, what",
+    [
+        ("up:-1:20", "AT_S '-1' is not a time >= 0"),
+        ("-0.5:20", "AT_S '-0.5' is not a time >= 0"),
+        ("up:soon:20", "AT_S 'soon' is not a time >= 0"),
+        ("10:0", "COUNT '0' is not a whole number >= 1"),
+        ("down:10:2.5", "COUNT '2.5' is not a whole number >= 1"),
+        ("sideways:10:20", "direction 'sideways' is neither up nor down"),
+        ("10", "'10' is not [DIR:]AT_S:COUNT"),
+        ("up:10:20:30", "is not [DIR:]AT_S:COUNT"),
+    ],
+)
+def test_bad_burst_loss_says_what_is_wrong_and_what_to_write(
+    value: str, what: str, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["--up", "const-1mbps", "--down", "const-1mbps", f"--burst-loss={value}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and what in err and "write [up:|down:]AT_S:COUNT" in err, err
+
+
+def test_burst_loss_parses_and_reaches_its_direction_only() -> None:
+    from netem.__main__ import build_parser, config_from_args
+    from netem.loss import LossBurst
+
+    args = build_parser().parse_args([
+        "--up", "const-1mbps", "--down", "const-1mbps", "--loss", "0.01",
+        "--burst-loss", "10:20", "--burst-loss", "down:2.5:1", "--burst-loss", "up:0:3",
+    ])
+    config = config_from_args(args)
+    assert config.up.bursts == (LossBurst(10_000.0, 20), LossBurst(0.0, 3))
+    assert config.down.bursts == (LossBurst(2_500.0, 1),)
+    assert config.up.loss.p == config.down.loss.p == 0.01  # type: ignore[attr-defined]
+    no_bursts = config_from_args(
+        build_parser().parse_args(["--up", "const-1mbps", "--down", "const-1mbps"])
+    )
+    assert no_bursts.up.bursts == no_bursts.down.bursts == ()

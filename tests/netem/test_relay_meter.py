@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from netem import generate
 from netem.link import LinkConfig
 from netem.loss import BernoulliLoss
 from netem.queues import DropTail
@@ -74,3 +75,22 @@ def test_late_histogram_percentiles() -> None:
     assert h.percentile(99) == pytest.approx(9.9, abs=0.11)
     h.add(5000.0)
     assert h.max_ms == 5000.0 and h.percentile(100) == 5000.0
+
+
+def test_a_later_path_runs_on_the_trace_clock_of_the_first() -> None:
+    # 1 Mbit/s with an outage over trace time [1 s, 3 s); the first link starts at 500 ms
+    trace = generate.outage(1_000_000, duration_s=10, outage_at_s=1, outage_s=2)
+    meter = DirectionMeter(Direction.UP, trace, delay_ms=0.0)
+    records: list[dict] = []
+    first = MeteredLink(LinkConfig(trace=trace), meter, now_ms=500.0, log=records.append)
+    # an ICE restart 1.2 s later: new allocations, a new path, at trace time 1.2 s
+    second = MeteredLink(LinkConfig(trace=trace), meter, now_ms=1700.0, log=records.append)
+    assert first.link.start_ms == second.link.start_ms == meter.trace_start_ms == 500.0
+    assert [r["start_ms"] for r in records] == [500.0, 500.0]
+    for link in (first, second):
+        link.enqueue(100, "in the outage", 2000.0)
+        assert link.deliveries(3499.0) == []  # trace time 2.999 s: still in the outage
+    # both leave at the first opportunity after the outage, at the same wall time
+    assert first.next_event_time() == second.next_event_time()
+    assert 3500.0 <= (first.next_event_time() or 0.0) <= 3512.0
+    assert first.deliveries(3512.0) == second.deliveries(3512.0) == ["in the outage"]
