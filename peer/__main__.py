@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the other side sends the exported test pattern looping every N "
                         "frames without saying so (a browser): measure quality against it")
     parser.add_argument("--no-quality", action="store_true", help="skip SSIM/PSNR")
+    parser.add_argument("--no-nack", action="store_true",
+                        help="send no NACK for lost video packets: only keyframes (PLI) repair")
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
     if args.controller != "aiortc":
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         relay_only=args.relay_only, host_candidates=args.host_candidates,
         connect_timeout_s=args.connect_timeout, measure_quality=not args.no_quality,
         source=args.source, sink=args.sink, remote_pattern_loop=args.remote_pattern_loop,
+        nack=not args.no_nack,
     )
     try:
         result = asyncio.run(run_call(config))

@@ -91,7 +91,7 @@ class DecodeLog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sizes: OrderedDict[int, int] = OrderedDict()
+        self._frames: OrderedDict[int, tuple[int, bool]] = OrderedDict()  # size, keyframe
         self.received_bytes = 0
         self.frames = 0
         self.keyframes = 0
@@ -99,24 +99,32 @@ class DecodeLog:
 
     def record(self, timestamp: int, data: bytes) -> None:
         with self._lock:
-            self._sizes[timestamp] = len(data)
-            if len(self._sizes) > self._KEEP:
-                self._sizes.popitem(last=False)
+            # VP8 frame tag (RFC 6386 §9.1): bit 0 of the first byte is 0 on a keyframe.
+            keyframe = bool(data) and not data[0] & 1
+            self._frames[timestamp] = (len(data), keyframe)
+            if len(self._frames) > self._KEEP:
+                self._frames.popitem(last=False)
             self.received_bytes += len(data)
             self.frames += 1
-            # VP8 frame tag (RFC 6386 §9.1): bit 0 of the first byte is 0 on a keyframe.
-            if data and not data[0] & 1:
-                self.keyframes += 1
+            self.keyframes += keyframe
 
     def record_error(self) -> None:
         with self._lock:
             self.decode_errors += 1
 
     def size_of(self, timestamp: int | None) -> int | None:
+        entry = self._entry(timestamp)
+        return entry[0] if entry else None
+
+    def is_keyframe(self, timestamp: int | None) -> bool:
+        entry = self._entry(timestamp)
+        return bool(entry and entry[1])
+
+    def _entry(self, timestamp: int | None) -> tuple[int, bool] | None:
         if timestamp is None:
             return None
         with self._lock:
-            return self._sizes.get(timestamp)
+            return self._frames.get(timestamp)
 
 
 _decode_log = DecodeLog()
@@ -167,13 +175,21 @@ def newest_frame(track: MediaStreamTrack, frame: Frame) -> tuple[Frame, int]:
     return frame, dropped
 
 
+_NACK_GENERATOR = "_RTCRtpReceiver__nack_generator"  # None when aiortc sends no NACK
+
+
 class _AssemblerAsJitterBuffer:
     """Our FrameAssembler behind the one method aiortc's receiver calls on its jitter buffer:
     add(packet) -> (send PLI?, JitterFrame or None), with the packet's depayloaded data in
-    `packet._data` and the VP8 payload descriptor still at the front of `packet.payload`."""
+    `packet._data` and the VP8 payload descriptor still at the front of `packet.payload`.
+    It also sends the assembler's repeated NACKs, through the receiver's own RTCP sender."""
 
-    def __init__(self, assembler: FrameAssembler) -> None:
+    def __init__(self, receiver: RTCRtpReceiver, assembler: FrameAssembler,
+                 on_keyframe_request: Callable[[], None] | None) -> None:
+        self.receiver = receiver
         self.assembler = assembler
+        self._on_keyframe_request = on_keyframe_request
+        self._sending: set[asyncio.Task[None]] = set()
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         data: bytes = getattr(packet, "_data", b"")
@@ -184,18 +200,38 @@ class _AssemblerAsJitterBuffer:
         keyframe = frame_start and bool(data) and not data[0] & 1
         incoming = IncomingPacket(packet.sequence_number, packet.timestamp, packet.marker == 1,
                                   frame_start, keyframe, data)
-        pli, frame = self.assembler.add(incoming, time.monotonic() * 1000.0)
+        now_ms = time.monotonic() * 1000.0
+        pli, frame = self.assembler.add(incoming, now_ms)
+        if pli and self._on_keyframe_request is not None:
+            self._on_keyframe_request()
+        again = (self.assembler.nacks_due(now_ms)
+                 if getattr(self.receiver, _NACK_GENERATOR) is not None else [])  # NACK is on
+        if again:
+            task = asyncio.ensure_future(self.receiver._send_rtcp_nack(packet.ssrc, again))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
         return pli, (JitterFrame(frame.data, frame.timestamp) if frame else None)
 
 
-def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler) -> None:
+def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler,
+                            on_keyframe_request: Callable[[], None] | None = None) -> None:
     """Replace the video receiver's jitter buffer (aiortc keeps it in a private attribute
-    set in RTCRtpReceiver.__init__) with our frame assembler."""
+    set in RTCRtpReceiver.__init__) with our frame assembler; `on_keyframe_request` hears of
+    each PLI it makes aiortc send."""
     attribute = "_RTCRtpReceiver__jitter_buffer"
     kind = getattr(receiver, "_RTCRtpReceiver__kind", None)
     if kind != "video" or not hasattr(receiver, attribute):
         raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
-    setattr(receiver, attribute, _AssemblerAsJitterBuffer(assembler))
+    setattr(receiver, attribute,
+            _AssemblerAsJitterBuffer(receiver, assembler, on_keyframe_request))
+
+
+def stop_nacks(receiver: RTCRtpReceiver) -> None:
+    """Make the video receiver send no NACK (aiortc always does, negotiated or not): losses
+    are then repaired only by a keyframe, which the frame assembler asks for by PLI."""
+    if not hasattr(receiver, _NACK_GENERATOR):
+        raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
+    setattr(receiver, _NACK_GENERATOR, None)
 
 
 # -- transport-wide congestion control ------------------------------------------------------

@@ -4,6 +4,12 @@ Roles follow the room: the first member waits, the second makes the offer. Each 
 source clock (`SourceClock`) in its offer or answer, so the other side can turn stamps into
 capture times. The call lasts `duration_s` from the moment media can flow, or until the other
 side says bye or leaves; either way the metrics end with a summary.
+
+When the path dies mid-call (ICE consent expires: nothing authenticated heard for
+`CONSENT_TIMEOUT_S`, RFC 7675's 30 s, or aioice's own consent checks fail) the offerer starts
+a new session (`peer.session`) over signaling, a fresh attempt every `RESTART_ATTEMPT_S`, and
+the answerer accepts it; either gives up after `RESTART_GIVE_UP_S`. The sender logs its rate
+every `RATE_LOG_INTERVAL_S`, so outages and recoveries can be measured from the metrics.
 """
 
 from __future__ import annotations
@@ -14,44 +20,40 @@ import logging
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from peer.aiortc_glue import (
     HostCandidates,
-    assemble_frames_at_once,
     decode_log,
     harden_ice_receive,
-    hook_transport,
-    ice_servers,
     negotiate_transport_cc,
-    prefer_vp8,
-    sender_ssrc,
-    take_keyframe_request,
     use_host_candidates,
 )
-from peer.congestion import CongestionControl
-from peer.encoded_track import ControlledVideoTrack
 from peer.metrics import MetricsLog, summarize
 from peer.receiver import FrameReceiver
+from peer.session import CLOSE_STEP_TIMEOUT_S, MediaSession
 from peer.sink import open_sink
-from peer.source import RawVideoTrack, SourceClock
+from peer.source import SourceClock
 from peer.sources import open_source
 from peer.testpattern import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
-from ratecontrol.controllers import DEFAULT_CONTROLLER, make_controller
-from ratecontrol.types import RateController
+from ratecontrol.controllers import DEFAULT_CONTROLLER
 from signaling.client import SignalingClient, SignalingError
 
 log = logging.getLogger("peer.call")
 BYE_WAIT_S = 1.0
-CLOSE_STEP_TIMEOUT_S = 5.0
 SIGNALING_RETRY_FIRST_S = 0.5
 SIGNALING_RETRY_MAX_S = 4.0
+CONSENT_TIMEOUT_S = 30.0  # RFC 7675 §5.1: consent expires 30 s after it was last confirmed
+CONSENT_POLL_S = 0.5
+RESTART_ATTEMPT_S = 3.0  # ICE checks back off (0.5, 1, 2 s ...): a fresh attempt is quicker
+RESTART_GIVE_UP_S = 60.0
+RATE_LOG_INTERVAL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class CallConfig:
     host_candidates: HostCandidates = HostCandidates.AUTO
     connect_timeout_s: float = 30.0
     measure_quality: bool = True
+    nack: bool = True  # False: ask for no retransmission, only keyframes (PLI) repair loss
     # The other side sends the exported test pattern (peer.y4m) looping every N frames, as a
     # browser fed it by --use-file-for-fake-video-capture does, without announcing it.
     remote_pattern_loop: int | None = None
@@ -92,32 +95,31 @@ class Call:
         use_host_candidates(config.host_candidates)
         harden_ice_receive()  # a stranger's empty datagram must not end the call
         negotiate_transport_cc()
-        self.controller: RateController | None = (
-            None if config.controller == "aiortc" else make_controller(config.controller))
         self.metrics = MetricsLog(config.metrics_path)
         self.source = open_source(config.source)
-        self.track: ControlledVideoTrack | RawVideoTrack | None = None
-        self.congestion: CongestionControl | None = None
         self.receiver = FrameReceiver(open_sink(config.sink), self.metrics, decode_log(),
                                       measure_quality=config.measure_quality)
         if config.remote_pattern_loop:
             self.receiver.remote_clock = SourceClock(
                 None, DEFAULT_FPS, DEFAULT_WIDTH, DEFAULT_HEIGHT,
                 loop_frames=config.remote_pattern_loop)
-        self.pc = RTCPeerConnection(RTCConfiguration(
-            iceServers=ice_servers(config.ice_server, config.ice_user),
-            iceTransportPolicy=(RTCIceTransportPolicy.RELAY if config.relay_only
-                                else RTCIceTransportPolicy.ALL),
-        ))
+        self.session = self._new_session(0)
+        self._sent_before: Counter[str] = Counter()  # what closed sessions sent
         self.signaling = SignalingClient(config.signaling_url)
         self.remote_id: str | None = None
         self.remote_frames_sent: int | None = None
+        self.offerer = False
+        self.restarts = 0
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
         self.remote_said_bye = asyncio.Event()
         self.end_reason = ""
         self.failed = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def pc(self) -> RTCPeerConnection:
+        return self.session.pc
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -129,14 +131,16 @@ class Call:
             peers = await self.signaling.join(self.config.room)
             print(f"peer: joined room {self.config.room} as {self.signaling.id} "
                   f"({len(peers)} already there)", file=sys.stderr, flush=True)
-            self._setup_peer_connection()
             self._spawn(self._read_signaling())
             if peers:
-                self.remote_id = peers[0]
+                self.remote_id, self.offerer = peers[0], True
                 await self._send_offer()
             await self._wait_connected()
             connected_at = time.time()
             self.metrics.write({"type": "event", "event": "connected", "at": connected_at})
+            self._spawn(self._watch_consent())
+            if self.config.direction != "recvonly":
+                self._spawn(self._log_rate())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ended.wait(), self.config.duration_s)
             if not self.ended.is_set():
@@ -180,25 +184,21 @@ class Call:
             # The other side's bye carries how many frames it sent: worth a moment's wait.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.remote_said_bye.wait(), BYE_WAIT_S)
-        # Teardown is bounded: a transport stuck half-way (ICE still checking, an RTCP task
-        # that died) must not keep the summary from being written.
-        for step in (self.pc.close(), self._stop_congestion(), self.receiver.finish()):
-            try:
-                await asyncio.wait_for(step, CLOSE_STEP_TIMEOUT_S)
-            except TimeoutError:
-                log.warning("teardown step timed out after %g s", CLOSE_STEP_TIMEOUT_S)
+        # Teardown is bounded: a stuck session must not keep the summary from being written.
+        await self.session.close()
+        try:
+            await asyncio.wait_for(self.receiver.finish(), CLOSE_STEP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("teardown step timed out after %g s", CLOSE_STEP_TIMEOUT_S)
         self.source.close()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.signaling.close(), CLOSE_STEP_TIMEOUT_S)
 
-    async def _stop_congestion(self) -> None:
-        if self.congestion is not None:
-            await self.congestion.stop()
-
     def _summary(self, start_s: float, duration_s: float) -> dict[str, Any]:
         dlog = self.receiver.decode_log
+        repair = self.receiver.assembler_stats
         return {
             "type": "summary",
             **summarize(self.receiver.frames, duration_s=duration_s, start_s=start_s,
@@ -211,25 +211,30 @@ class Call:
             "decode_errors": dlog.decode_errors,
             "controller": self.config.controller,
             "sent": self._sender_summary(),
-            "frames_abandoned": self.receiver.assembler.frames_abandoned,
+            "frames_abandoned": repair.frames_abandoned,
+            "packets_missing": repair.packets_missing,
+            "packets_recovered": repair.packets_recovered,
+            "keyframe_requests": repair.keyframe_requests,
+            "nack_retries": repair.nack_retries,
+            "restarts": self.restarts,
             "ended": self.end_reason,
             "ok": not self.failed,
         }
 
+    def _sent_total(self) -> Counter[str]:
+        return self._sent_before + Counter(self.session.sent_stats())
+
     def _frames_sent(self) -> int:
-        if isinstance(self.track, ControlledVideoTrack):
-            return self.track.stats.frames_encoded
+        if self.session.controller is not None:
+            return self._sent_total()["frames_encoded"]
         return self.source.frames_captured
 
     def _sender_summary(self) -> dict[str, Any]:
         """What this side sent (the other side's summary measures how it arrived)."""
-        sent: dict[str, Any] = {"frames_captured": self.source.frames_captured}
-        if isinstance(self.track, ControlledVideoTrack):
-            sent.update(vars(self.track.stats))
-        if self.congestion is not None:
-            sent.update(vars(self.congestion.stats))
-        if self.controller is not None:
-            sent["target_kbps_final"] = round(self.controller.target_bps() / 1000, 1)
+        sent: dict[str, Any] = {"frames_captured": self.source.frames_captured,
+                                **self._sent_total()}
+        if self.session.controller is not None:
+            sent["target_kbps_final"] = round(self.session.controller.target_bps() / 1000, 1)
         return sent
 
     def _spawn(self, coroutine: Any) -> None:
@@ -237,42 +242,122 @@ class Call:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # -- WebRTC -----------------------------------------------------------------------------
+    def _event(self, event: str, **fields: Any) -> None:
+        self.metrics.write({"type": "event", "event": event, "at": time.time(), **fields})
 
-    def _setup_peer_connection(self) -> None:
-        if self.controller is None:
-            self.track = RawVideoTrack(self.source)
-        else:
-            self.track = ControlledVideoTrack(
-                self.source, self.controller, lambda: take_keyframe_request(transceiver.sender))
-        transceiver = self.pc.addTransceiver(self.track, direction=self.config.direction)
-        prefer_vp8(transceiver)
-        assemble_frames_at_once(transceiver.receiver, self.receiver.assembler)
-        self.congestion = CongestionControl(self.controller, sender_ssrc(transceiver.sender))
-        self.congestion.start(hook_transport(transceiver, self.congestion))
+    async def _log_rate(self) -> None:
+        """Bytes sent so far and the controller's target, a few times a second."""
+        while True:
+            controller = self.session.controller
+            line: dict[str, Any] = {"type": "rate", "at": time.time(),
+                                    "bytes_sent": self._sent_total()["bytes_sent"],
+                                    "session": self.session.number}
+            if controller is not None:
+                line["target_kbps"] = round(controller.target_bps() / 1000, 1)
+            self.metrics.write(line)
+            await asyncio.sleep(RATE_LOG_INTERVAL_S)
 
-        @self.pc.on("track")
+    # -- WebRTC sessions --------------------------------------------------------------------
+
+    def _new_session(self, number: int) -> MediaSession:
+        config = self.config
+        session = MediaSession(number, controller=config.controller,
+                               direction=config.direction, source=self.source,
+                               receiver=self.receiver, ice_server=config.ice_server,
+                               ice_user=config.ice_user, relay_only=config.relay_only,
+                               nack=config.nack)
+
+        @session.pc.on("track")
         def on_track(track: Any) -> None:
             if track.kind == "video":
                 self._spawn(self.receiver.consume(track))
 
-        @self.pc.on("connectionstatechange")
+        @session.pc.on("connectionstatechange")
         async def on_state() -> None:
-            state = self.pc.connectionState
-            log.info("connection state %s", state)
+            state = session.state
+            log.info("session %d: connection state %s", session.number, state)
+            if session is not self.session:
+                return
+            self._event("connection-state", state=state, session=session.number)
             if state == "connected":
                 self.connected.set()
-            elif state == "failed":
-                self._end("connection failed (ICE or DTLS)", failed=not self.connected.is_set())
+            elif state in ("failed", "closed"):  # aioice's consent expiry closes it
+                self._connection_lost(session, f"connection {state} (ICE or DTLS)")
+
+        return session
+
+    async def _replace_session(self) -> MediaSession:
+        old = self.session
+        old.lost = True
+        self._sent_before += Counter(old.sent_stats())
+        await old.close()  # first: the old sender must stop pulling frames from the source
+        self.session = self._new_session(old.number + 1)
+        return self.session
+
+    async def _watch_consent(self) -> None:
+        """RFC 7675: a path that has been silent for CONSENT_TIMEOUT_S is dead."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CONSENT_POLL_S)
+            session = self.session
+            silent_s = session.congestion.silent_ms(loop.time() * 1000.0) / 1000.0
+            if session.state == "connected" and silent_s >= CONSENT_TIMEOUT_S:
+                self._connection_lost(session, f"consent expired: nothing heard for "
+                                               f"{silent_s:.0f} s")
+
+    def _connection_lost(self, session: MediaSession, reason: str) -> None:
+        if session is not self.session or session.lost or self.ended.is_set():
+            return
+        session.lost = True
+        if not self.connected.is_set():
+            self._end(reason, failed=True)
+            return
+        log.warning("session %d lost: %s", session.number, reason)
+        self._event("connection-lost", reason=reason, session=session.number)
+        self._spawn(self._restart() if self.offerer else self._await_restart(session))
+
+    async def _restart(self) -> None:
+        """Offer new sessions until one connects; each attempt has fresh ICE credentials."""
+        give_up_at = time.monotonic() + RESTART_GIVE_UP_S
+        while not self.ended.is_set() and time.monotonic() < give_up_at:
+            session = await self._replace_session()
+            self._event("restart-offered", session=session.number)
+            try:
+                await self._send_offer()
+            except (SignalingError, ConnectionError, RuntimeError) as exc:
+                log.warning("could not offer a restart: %s", exc)
+            if await self._session_connects(session, RESTART_ATTEMPT_S):
+                self.restarts += 1
+                self._event("restarted", session=session.number)
+                return
+        self._end(f"connection lost; no new session within {RESTART_GIVE_UP_S:g} s")
+
+    async def _await_restart(self, lost: MediaSession) -> None:
+        """The answerer waits for the offerer's new session (see _on_offer)."""
+        deadline = time.monotonic() + RESTART_GIVE_UP_S
+        while time.monotonic() < deadline and not self.ended.is_set():
+            if self.session is not lost and self.session.state == "connected":
+                return
+            await asyncio.sleep(0.2)
+        self._end(f"connection lost; no new session within {RESTART_GIVE_UP_S:g} s")
+
+    async def _session_connects(self, session: MediaSession, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.ended.is_set():
+            if session.state == "connected":
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     async def _send_offer(self) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        await self._send_description()
+        pc = self.pc
+        await pc.setLocalDescription(await pc.createOffer())
+        await self._send_description(pc)
 
-    async def _send_description(self) -> None:
-        description = self.pc.localDescription
+    async def _send_description(self, pc: RTCPeerConnection) -> None:
+        description = pc.localDescription
         message: dict[str, Any] = {"type": description.type, "sdp": description.sdp,
-                                   "to": self.remote_id}
+                                   "to": self.remote_id, "session": self.session.number}
         if self.source.clock is not None:
             message["source"] = self.source.clock.to_json()
         await self.signaling.send(message)
@@ -315,22 +400,19 @@ class Call:
             if peers:
                 self.remote_id = peers[0]
             print(f"peer: reconnected to signaling as {client.id}", file=sys.stderr, flush=True)
-            self.metrics.write({"type": "event", "event": "signaling-reconnected",
-                                "at": time.time()})
+            self._event("signaling-reconnected")
             return True
         return False
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind, sender = message.get("type"), message.get("from")
-        if kind in ("offer", "answer"):
-            if kind == "offer":
-                self.remote_id = sender
-            announced = SourceClock.from_json(message.get("source"))
-            self.receiver.remote_clock = announced or self.receiver.remote_clock
-            await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"], kind))
-            if kind == "offer":
-                await self.pc.setLocalDescription(await self.pc.createAnswer())
-                await self._send_description()
+        if kind == "offer":
+            await self._on_offer(message)
+        elif kind == "answer":
+            session = message.get("session")
+            if isinstance(session, int) and session != self.session.number:
+                return  # for an attempt already given up
+            await self._take_description(message)
         elif kind == "candidate":
             await self._add_candidate(message.get("candidate"))
         elif kind == "bye" and sender == self.remote_id:
@@ -346,6 +428,28 @@ class Call:
             self._end("the other side left the room")
         elif kind == "error":
             log.warning("signaling error %s: %s", message.get("code"), message.get("message"))
+
+    async def _on_offer(self, message: dict[str, Any]) -> None:
+        """The first offer starts the call; a later one restarts it on a new session."""
+        self.remote_id = message.get("from")
+        if self.pc.remoteDescription is not None:
+            session = await self._replace_session()
+            self._event("restart-answered", session=session.number)
+            self._spawn(self._count_restart(session))
+        await self._take_description(message)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self._send_description(self.pc)
+
+    async def _count_restart(self, session: MediaSession) -> None:
+        if await self._session_connects(session, RESTART_GIVE_UP_S):
+            self.restarts += 1
+            self._event("restarted", session=session.number)
+
+    async def _take_description(self, message: dict[str, Any]) -> None:
+        announced = SourceClock.from_json(message.get("source"))
+        self.receiver.remote_clock = announced or self.receiver.remote_clock
+        await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"],
+                                                                 message["type"]))
 
     async def _add_candidate(self, data: Any) -> None:
         """A trickled candidate in the browser's RTCIceCandidate.toJSON() shape."""

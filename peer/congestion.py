@@ -61,6 +61,7 @@ class CongestionControl:
         self._next_transport_seq = 0
         self._first_sent_ms: OrderedDict[int, float] = OrderedDict()  # RTP seq -> first send
         self._remote_media_ssrc: int | None = None
+        self._last_heard_ms: float | None = None  # newest packet SRTP authenticated
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -143,12 +144,20 @@ class CongestionControl:
 
     # -- receiving --------------------------------------------------------------------------
 
+    def silent_ms(self, now_ms: float) -> float:
+        """How long nothing has come from the other side (0 before anything came). The
+        hooks only see what SRTP authenticated, so a stranger's packets do not count: this is
+        evidence of consent (RFC 7675), as a STUN consent response is."""
+        return 0.0 if self._last_heard_ms is None else now_ms - self._last_heard_ms
+
     def on_incoming_rtp(self, transport_seq: int | None, ssrc: int, now_ms: float) -> None:
+        self._last_heard_ms = now_ms
         if transport_seq is not None:
             self.recorder.on_packet(transport_seq, now_ms)
             self._remote_media_ssrc = ssrc
 
     def on_incoming_rtcp(self, data: bytes, now_ms: float) -> None:
+        self._last_heard_ms = now_ms
         if self.controller is None:
             return
         for packet in split_rtcp_compound(data):

@@ -8,6 +8,14 @@ since each VP8 delta frame refers to the one before; when a frame is still missi
 `max_wait_ms` after a later frame completed, retransmission has had its chance: the gap is
 abandoned, and decoding resumes at the next keyframe, which a PLI asks for.
 
+A packet still missing `NACK_RETRY_MS` after it was last asked for is asked for again
+(`nacks_due`): aiortc sends one NACK when it sees a gap, so a lost NACK or a lost
+retransmission would otherwise cost the frame (libwebrtc's NACK module retries likewise).
+
+`AssemblerStats` counts what repair achieved: packets found missing (a gap in the sequence
+numbers), and those that arrived while their frame could still be decoded (a retransmission, or
+a late packet) - the share NACK/RTX recovered in time to be shown.
+
 Sans-I/O: `add()` takes the arrival time; the adapter in `aiortc_glue` feeds it.
 """
 
@@ -20,6 +28,16 @@ SEQ_MODULO = 1 << 16
 MAX_PACKETS_KEPT = 2048
 DEFAULT_MAX_WAIT_MS = 150.0
 PLI_INTERVAL_MS = 300.0
+NACK_RETRY_MS = 50.0  # about a round trip on the links we emulate; a frame waits 150 ms
+
+
+@dataclass
+class AssemblerStats:
+    frames_abandoned: int = 0
+    packets_missing: int = 0  # sequence numbers skipped when a later packet arrived
+    packets_recovered: int = 0  # of those, arrived before their frame went to the decoder
+    keyframe_requests: int = 0  # PLIs asked for
+    nack_retries: int = 0  # packets asked for again
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,7 @@ class _Frame:
     last_seq: int | None = None
     keyframe: bool = False
     completed_ms: float | None = None
+    recovered: int = 0  # packets that were missing at first
 
     @property
     def complete(self) -> bool:
@@ -59,28 +78,32 @@ class _Frame:
 
 
 class FrameAssembler:
-    def __init__(self, max_wait_ms: float = DEFAULT_MAX_WAIT_MS) -> None:
+    def __init__(self, max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
+                 stats: AssemblerStats | None = None) -> None:
         self.max_wait_ms = max_wait_ms
+        self.stats = stats or AssemblerStats()  # may be shared by a call's successive streams
         self._frames: dict[int, _Frame] = {}
         self._next_seq: int | None = None  # where the next frame to decode starts
         self._highest_seq: int | None = None
         self._ready: deque[AssembledFrame] = deque()
         self._last_pli_ms = -PLI_INTERVAL_MS
-        self.frames_abandoned = 0
+        self._missing: dict[int, float] = {}  # unwrapped seq -> when last asked for (ms)
 
     def add(self, packet: IncomingPacket, now_ms: float) -> tuple[bool, AssembledFrame | None]:
         """Take one packet; return (send a PLI?, the next frame to decode or None)."""
-        seq = self._unwrap(packet.sequence_number)
+        seq = self._unwrap(packet.sequence_number, now_ms)
         if self._highest_seq is not None and seq < self._highest_seq - MAX_PACKETS_KEPT:
             # Too far behind to be a late packet: the sequence jumped (a sender restart, or
             # one stray packet far ahead). Start over at the next keyframe; else every packet
             # would be dropped as old until the numbers caught up, for up to 2^15 packets.
             self._restart()
-            seq = self._unwrap(packet.sequence_number)
+            seq = self._unwrap(packet.sequence_number, now_ms)
         if self._next_seq is None or seq >= self._next_seq:
             frame = self._frames.setdefault(packet.timestamp, _Frame(packet.timestamp))
             if seq not in frame.packets:
                 frame.packets[seq] = packet.data
+                if self._missing.pop(seq, None) is not None:
+                    frame.recovered += 1
                 if packet.frame_start:
                     frame.first_seq, frame.keyframe = seq, packet.keyframe
                 if packet.marker:
@@ -122,6 +145,7 @@ class FrameAssembler:
         del self._frames[frame.timestamp]
         assert frame.last_seq is not None
         self._next_seq = frame.last_seq + 1
+        self.stats.packets_recovered += frame.recovered
         data = b"".join(frame.packets[s] for s in sorted(frame.packets))
         self._ready.append(AssembledFrame(frame.timestamp, data, frame.keyframe))
 
@@ -131,6 +155,7 @@ class FrameAssembler:
         self._next_seq = None
         if now_ms - self._last_pli_ms >= PLI_INTERVAL_MS:
             self._last_pli_ms = now_ms
+            self.stats.keyframe_requests += 1
             return True
         return False
 
@@ -138,18 +163,30 @@ class FrameAssembler:
         for timestamp, frame in list(self._frames.items()):
             if frame.lowest_seq < seq:
                 del self._frames[timestamp]
-                self.frames_abandoned += 1
+                self.stats.frames_abandoned += 1
+        for missing in [s for s in self._missing if s < seq]:
+            del self._missing[missing]  # its frame is gone: no use asking for it
 
     def _forget_old(self) -> None:
         if self._highest_seq is not None:
             self._drop_before(self._highest_seq - MAX_PACKETS_KEPT)
 
     def _restart(self) -> None:
-        self.frames_abandoned += len(self._frames)
+        self.stats.frames_abandoned += len(self._frames)
         self._frames.clear()
+        self._missing.clear()
         self._next_seq = self._highest_seq = None
 
-    def _unwrap(self, seq16: int) -> int:
+    def nacks_due(self, now_ms: float) -> list[int]:
+        """Sequence numbers (16-bit) to ask for again: still missing, their frame still
+        waiting, and last asked for at least NACK_RETRY_MS ago."""
+        due = [s for s, asked in self._missing.items() if now_ms - asked >= NACK_RETRY_MS]
+        for seq in due:
+            self._missing[seq] = now_ms
+        self.stats.nack_retries += len(due)
+        return [s % SEQ_MODULO for s in due]
+
+    def _unwrap(self, seq16: int, now_ms: float) -> int:
         if self._highest_seq is None:
             self._highest_seq = seq16
             return seq16
@@ -157,5 +194,10 @@ class FrameAssembler:
         if delta >= SEQ_MODULO // 2:
             delta -= SEQ_MODULO
         seq = self._highest_seq + delta
+        if self._highest_seq + 1 < seq <= self._highest_seq + MAX_PACKETS_KEPT:
+            # A gap: these may come later, by NACK/RTX. (A longer jump is not loss but a
+            # sequence restart or a stray packet; see add().)
+            self.stats.packets_missing += seq - self._highest_seq - 1
+            self._missing.update(dict.fromkeys(range(self._highest_seq + 1, seq), now_ms))
         self._highest_seq = max(self._highest_seq, seq)
         return seq

@@ -355,7 +355,6 @@ class LivePair:
     async def connect(self, timeout_s: float = 20.0) -> None:
         a, b = (side.call for side in self.sides)
         for call, other in ((a, b), (b, a)):
-            call._setup_peer_connection()
             call.receiver.remote_clock = other.source.clock
         await a.pc.setLocalDescription(await a.pc.createOffer())
         await b.pc.setRemoteDescription(a.pc.localDescription)

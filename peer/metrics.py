@@ -33,6 +33,7 @@ class ShownFrame:
     bytes: int | None
     ssim_db: float | None = None
     psnr_db: float | None = None
+    keyframe: bool = False
 
     @property
     def delay_ms(self) -> float | None:
@@ -44,6 +45,8 @@ class ShownFrame:
         line: dict[str, Any] = {"type": "shown", **asdict(self), "delay_ms": self.delay_ms}
         if self.delay_ms is not None:
             line["delay_ms"] = round(self.delay_ms, 3)
+        if not self.keyframe:
+            del line["keyframe"]
         for key in ("ssim_db", "psnr_db"):
             if line[key] is None:
                 del line[key]

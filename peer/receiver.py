@@ -23,7 +23,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from peer import quality
 from peer.aiortc_glue import DecodeLog, newest_frame
-from peer.frame_assembler import FrameAssembler
+from peer.frame_assembler import AssemblerStats, FrameAssembler
 from peer.metrics import MetricsLog, ShownFrame
 from peer.source import SourceClock
 from peer.stamp import read_stamp
@@ -46,13 +46,22 @@ class FrameReceiver:
         self.decode_log = decode_log
         self.remote_clock: SourceClock | None = None
         self.frames: list[ShownFrame] = []
-        self.assembler = FrameAssembler()
+        self.assembler_stats = AssemblerStats()  # over every stream of the call
+        self.assembler = self.new_assembler()
         self.dropped = 0  # decoded but superseded by a newer frame before it could be shown
         self.unstamped = 0
         self._measure_quality = measure_quality
         self._quality_pool = concurrent.futures.ThreadPoolExecutor(1, "quality")
         self._quality_busy = False
         self._pending: set[asyncio.Future[ShownFrame]] = set()
+
+    def new_assembler(self) -> FrameAssembler:
+        """A frame assembler for a new incoming stream (a call's first, or after a restart)."""
+        self.assembler = FrameAssembler(stats=self.assembler_stats)
+        return self.assembler
+
+    def on_keyframe_request(self) -> None:
+        self.metrics.write({"type": "event", "event": "pli", "at": time.time()})
 
     async def consume(self, track: MediaStreamTrack) -> None:
         """Show frames from `track` until it ends."""
@@ -84,6 +93,7 @@ class FrameReceiver:
                          if clock and frame_id is not None else None),
             shown_at=shown_at,
             bytes=self.decode_log.size_of(frame.pts),
+            keyframe=self.decode_log.is_keyframe(frame.pts),
         )
         if self._measure_quality and clock and frame_id is not None and not self._quality_busy:
             self._quality_busy = True

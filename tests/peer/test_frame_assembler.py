@@ -1,4 +1,4 @@
-from peer.frame_assembler import FrameAssembler, IncomingPacket
+from peer.frame_assembler import AssemblerStats, FrameAssembler, IncomingPacket
 
 FRAME_TICKS = 3000  # 90 kHz at 30 fps
 
@@ -64,7 +64,8 @@ def test_a_gap_too_old_is_abandoned_and_a_keyframe_requested() -> None:
     feed(assembler, packets_of(2, 5, 2), 66)
     plis, frames = feed(assembler, packets_of(3, 7, 2), 300)  # 234 ms after frame 2 completed
     assert any(plis) and frames == []
-    assert assembler.frames_abandoned >= 2
+    assert assembler.stats.frames_abandoned >= 2
+    assert assembler.stats.keyframe_requests == 1
     plis, frames = feed(assembler, packets_of(4, 9, 2), 320)  # delta frames are not decodable
     assert frames == [] and not any(plis)  # PLIs are rate-limited
     _, frames = feed(assembler, packets_of(5, 11, 3, keyframe=True), 340)
@@ -107,7 +108,7 @@ def test_one_stray_packet_far_ahead_costs_a_keyframe_not_the_stream() -> None:
     _, frames = feed(assembler, packets_of(4, 108, 3, keyframe=True) + packets_of(5, 111, 2),
                      400.0)
     assert [f.timestamp for f in frames] == [4 * FRAME_TICKS, 5 * FRAME_TICKS]
-    assert assembler.frames_abandoned >= 1
+    assert assembler.stats.frames_abandoned >= 1
 
 
 def test_a_sender_restarting_its_sequence_numbers_resumes_at_its_keyframe() -> None:
@@ -116,3 +117,43 @@ def test_a_sender_restarting_its_sequence_numbers_resumes_at_its_keyframe() -> N
     _, early = feed(assembler, packets_of(10, 5, 2, keyframe=True), 50.0)
     _, later = feed(assembler, packets_of(11, 7, 2), 250.0)  # after the gap's max wait
     assert [f.timestamp for f in early + later] == [10 * FRAME_TICKS, 11 * FRAME_TICKS]
+
+
+def test_stats_count_missing_packets_and_those_recovered_in_time() -> None:
+    stats = AssemblerStats()
+    assembler = FrameAssembler(max_wait_ms=150, stats=stats)
+    feed(assembler, packets_of(0, 0, 2, keyframe=True), 0)
+    frame1 = packets_of(1, 2, 3)
+    feed(assembler, [frame1[0], frame1[2]], 33)  # seq 3 missing
+    feed(assembler, packets_of(2, 5, 2), 66)
+    assert (stats.packets_missing, stats.packets_recovered) == (1, 0)
+    feed(assembler, [frame1[1]], 90)  # the retransmission, in time
+    assert (stats.packets_missing, stats.packets_recovered) == (1, 1)
+    frame3, frame4 = packets_of(3, 7, 3), packets_of(4, 10, 2)
+    feed(assembler, [frame3[0], frame3[2]], 100)  # seq 8 missing
+    feed(assembler, frame4, 110)
+    feed(assembler, packets_of(5, 12, 2), 400)  # too late: frames 3 and 4 are abandoned
+    feed(assembler, [frame3[1]], 410)  # the retransmission no longer counts
+    assert (stats.packets_missing, stats.packets_recovered) == (2, 1)
+    assert stats.frames_abandoned >= 2
+
+
+def test_a_sequence_jump_is_not_counted_as_loss() -> None:
+    assembler = FrameAssembler()
+    feed(assembler, packets_of(0, 0, 2, keyframe=True), 0)
+    feed(assembler, packets_of(1, 30000, 2, keyframe=True), 10)
+    assert assembler.stats.packets_missing == 0
+
+
+def test_a_packet_still_missing_is_asked_for_again_while_its_frame_waits() -> None:
+    assembler = FrameAssembler(max_wait_ms=150)
+    feed(assembler, packets_of(0, 65534, 2, keyframe=True), 0)
+    frame1 = packets_of(1, 0, 3)  # the sequence wraps: 65534, 65535, 0, 1, 2
+    feed(assembler, [frame1[0], frame1[2]], 33)  # seq 1 missing (aiortc NACKs it now)
+    assert assembler.nacks_due(60) == []  # asked 27 ms ago: its retransmission may be coming
+    assert assembler.nacks_due(90) == [1]
+    assert assembler.nacks_due(100) == []  # once per retry interval
+    assert assembler.nacks_due(140) == [1]
+    assembler.add(frame1[1], 150)
+    assert assembler.nacks_due(300) == []  # it came
+    assert assembler.stats.nack_retries == 2

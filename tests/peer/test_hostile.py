@@ -128,8 +128,6 @@ def test_a_tampered_dtls_fingerprint_fails_the_call_with_no_media() -> None:
         recorder.install(loop)
         pair = LivePair(CONFIG)
         a, b = (side.call for side in pair.sides)
-        for call in (a, b):
-            call._setup_peer_connection()
         failed = asyncio.Event()
         states: list[str] = []
 

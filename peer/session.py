@@ -1,0 +1,88 @@
+"""One WebRTC session of a call: an RTCPeerConnection with our parts installed.
+
+The sending track (our encoder steered by a fresh controller, or stock aiortc's encoder), the
+congestion control on its transport, and a fresh frame assembler feeding the call's receiver.
+A call has one session at a time. When its path dies (consent expired) the call starts a new
+one over signaling: new ICE credentials and candidates, and, since aiortc 1.16 cannot restart
+ICE inside a connection, a new DTLS handshake too. The source, the receiver and the metrics
+belong to the call and carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
+
+from peer.aiortc_glue import (
+    assemble_frames_at_once,
+    hook_transport,
+    ice_servers,
+    prefer_vp8,
+    sender_ssrc,
+    stop_nacks,
+    take_keyframe_request,
+)
+from peer.congestion import CongestionControl
+from peer.encoded_track import ControlledVideoTrack
+from peer.receiver import FrameReceiver
+from peer.source import FrameSource, RawVideoTrack
+from ratecontrol.controllers import make_controller
+from ratecontrol.types import RateController
+
+log = logging.getLogger("peer.session")
+CLOSE_STEP_TIMEOUT_S = 5.0
+
+
+class MediaSession:
+    def __init__(self, number: int, *, controller: str, direction: str, source: FrameSource,
+                 receiver: FrameReceiver, ice_server: str | None, ice_user: str | None,
+                 relay_only: bool, nack: bool = True) -> None:
+        self.number = number
+        self.lost = False  # the call gave up on it (failed, or consent expired)
+        # A fresh controller: the old path's estimates say nothing about the new one.
+        self.controller: RateController | None = (
+            None if controller == "aiortc" else make_controller(controller))
+        self.pc = RTCPeerConnection(RTCConfiguration(
+            iceServers=ice_servers(ice_server, ice_user),
+            iceTransportPolicy=(RTCIceTransportPolicy.RELAY if relay_only
+                                else RTCIceTransportPolicy.ALL),
+        ))
+        self.track: ControlledVideoTrack | RawVideoTrack
+        if self.controller is None:
+            self.track = RawVideoTrack(source)
+        else:
+            self.track = ControlledVideoTrack(
+                source, self.controller, lambda: take_keyframe_request(transceiver.sender))
+        transceiver = self.pc.addTransceiver(self.track, direction=direction)
+        prefer_vp8(transceiver)
+        assemble_frames_at_once(transceiver.receiver, receiver.new_assembler(),
+                                receiver.on_keyframe_request)
+        if not nack:
+            stop_nacks(transceiver.receiver)
+        self.congestion = CongestionControl(self.controller, sender_ssrc(transceiver.sender))
+        self.congestion.start(hook_transport(transceiver, self.congestion))
+
+    @property
+    def state(self) -> str:
+        return str(self.pc.connectionState)
+
+    def sent_stats(self) -> dict[str, int]:
+        """What this session sent: encoder and transport counters."""
+        stats: dict[str, int] = {}
+        if isinstance(self.track, ControlledVideoTrack):
+            stats.update(vars(self.track.stats))
+        stats.update(vars(self.congestion.stats))
+        return stats
+
+    async def close(self) -> None:
+        """Close the connection and stop congestion control, each step bounded: a transport
+        stuck half-way (ICE still checking, an RTCP task that died) must not hold the call."""
+        for step in (self.pc.close(), self.congestion.stop()):
+            try:
+                await asyncio.wait_for(step, CLOSE_STEP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("session %d: close step timed out after %g s", self.number,
+                            CLOSE_STEP_TIMEOUT_S)
