@@ -45,6 +45,7 @@ class CallSpec:
     link: LinkSpec
     duration_s: float
     label: str
+    receiver_args: tuple[str, ...] = ()  # extra peer flags for the receiver, e.g. --no-nack
 
 
 def start_netem(link: LinkSpec, folder: Path) -> Service:
@@ -60,6 +61,8 @@ def start_netem(link: LinkSpec, folder: Path) -> Service:
         args += ["--reorder", f"{link.reorder:g}"]
     if link.duplicate:
         args += ["--duplicate", f"{link.duplicate:g}"]
+    for at_s, count in link.burst_loss:  # media crosses netem's up direction
+        args += ["--burst-loss", f"up:{at_s}:{count}"]
     return start_service("netem", python_command("netem", *args),
                          ready=r"TURN relay on turn:(\S+:\d+)", log_path=folder / "netem.log")
 
@@ -80,7 +83,7 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
         return _result(folder, spec, "failed", f"netem: {exc}")
     signaling = start_signaling()
     receiver_args = ["--direction", "recvonly", "--duration", str(spec.duration_s + SETUP_SLACK_S),
-                     "--metrics", str(folder / "receiver.jsonl")]
+                     "--metrics", str(folder / "receiver.jsonl"), *spec.receiver_args]
     if spec.controller == "chrome":
         from experiments.chrome_sender import LOOP_FRAMES
 

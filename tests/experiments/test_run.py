@@ -6,7 +6,7 @@ import pytest
 
 from experiments.link_spec import LinkSpec
 from experiments.netem_log import offered_kbps, records
-from experiments.run import CallSpec, run_call
+from experiments.run import CallSpec, run_call, start_netem
 
 CAPACITY_KBPS = 994.8  # const-1mbps: one 1500-byte opportunity every 12 ms, on IP sizes
 LINK = LinkSpec("const-1mbps", delay_ms=40.0)
@@ -58,3 +58,14 @@ def test_reordering_and_duplication_cause_no_decoder_error(tmp_path: Path) -> No
     assert summary["decode_errors"] == 0
     assert summary["frames_shown"] > 200
     assert summary["keyframes"] <= 2
+
+
+def test_start_netem_puts_burst_loss_on_the_media_direction(tmp_path: Path) -> None:
+    link = LinkSpec("const-1mbps", burst_loss=((10.0, 20), (12.5, 3)))
+    netem = start_netem(link, tmp_path)  # started: netem accepted the flags
+    try:
+        command = list(netem.process.args)  # type: ignore[arg-type]
+    finally:
+        assert netem.stop() == 0
+    flags = [command[i + 1] for i, arg in enumerate(command) if arg == "--burst-loss"]
+    assert flags == ["up:10.0:20", "up:12.5:3"]
