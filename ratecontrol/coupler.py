@@ -17,9 +17,12 @@ the path takes without building a queue, and a frame is skipped rather than queu
   a link stays busy only with a packet waiting; none while the link rate is unknown) - queued.
   Every `BASE_REFRESH_INTERVAL_MS` the standing queue is let go for a moment so the minimum
   delay stays true. Skip when the budget is below `min_frame_bytes` (or 20 % of a nominal
-  frame), or when the newest feedback shows a wait longer than `skip_queue_delay_ms` plus what
-  the intended queue and frame take. Keyframes: at most `max_keyframe_ms` of the rate minus the
-  queue. With no feedback for `STALE_FEEDBACK_MS`: one small frame per `stale_frame_interval_ms`.
+  frame), or when the wait the newest feedback shows, projected to now, is longer than
+  `skip_queue_delay_ms` plus what the intended queue and frame take. Projected: a queue's
+  wait shrinks by one ms per ms whatever the link's rate, and grows by what was sent since,
+  counted `skip_wait_margin` times at the measured link rate (which lags a slowing link).
+  Keyframes: at most `max_keyframe_ms` of the rate minus the queue. With no feedback for
+  `STALE_FEEDBACK_MS`: one small frame per `stale_frame_interval_ms`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class CouplerConfig:
     min_queue_bytes: int = 1500  # a link stays busy only with a packet or two waiting
     skip_queue_delay_ms: float = 20.0  # newest feedback shows a longer wait: skip the frame,
     skip_queue_scale: float = 1.0  # ... plus this x the time the intended queue + frame take
+    skip_wait_margin: float = 2.0  # bytes sent since the newest acked one count this many times
     max_keyframe_ms: float = 150.0  # a keyframe may take this long to drain at the rate
     capacity_window_ms: float = CAPACITY_WINDOW_MS  # busy time the link-rate estimate spans
     stale_frame_interval_ms: float = 1000.0  # while feedback is stale: one small frame per this
@@ -179,6 +183,21 @@ class FrameBudgetCoupler:
         queue = max(queue - drain_bytes_per_ms * max(credit_end_ms - last_ms, 0.0), 0.0)
         return queue + pacer
 
+    def projected_wait_ms(self, capacity_bps: float | None, now_ms: float) -> float:
+        """The wait a packet sent now would see, from the newest feedback's: that packet's wait
+        less the time since it was sent (a queue drains one ms of wait per ms, at any rate),
+        plus the bytes sent after it at the link rate, `skip_wait_margin` times over. Without
+        a measured link rate: the newest feedback's wait as it is. Never more than that wait:
+        it only lets a stale report lapse (after a skip the queue it saw has drained; without
+        this, frames kept being skipped for a whole report's wait after the queue was gone)."""
+        wait = self.queue_delay_ms
+        anchor = self._anchor_sent_ms
+        if anchor is None or capacity_bps is None or capacity_bps <= 0:
+            return wait
+        since_bytes = sum(p.size_bytes for p in self._sent if p.sent_ms > anchor)
+        grown_ms = self.config.skip_wait_margin * since_bytes * 8000.0 / capacity_bps
+        return min(wait, max(wait - (now_ms - anchor), 0.0) + grown_ms)
+
     def decide(
         self,
         rate_bps: float,
@@ -216,7 +235,7 @@ class FrameBudgetCoupler:
             now_ms - self._last_feedback_ms < FEEDBACK_GRACE_MS
         )
         limit_ms = cfg.skip_queue_delay_ms + cfg.skip_queue_scale * intended_ms
-        if flowing and self.queue_delay_ms > limit_ms:
+        if flowing and self.projected_wait_ms(capacity_bps, now_ms) > limit_ms:
             budget = 0.0  # the path is congested now, whatever the rate estimates say
         stale = self._last_feedback_ms is not None and (
             now_ms - self._last_feedback_ms > STALE_FEEDBACK_MS

@@ -108,3 +108,39 @@ def test_stale_feedback_allows_one_small_frame_per_second() -> None:
     stale_frames = [s for s in sent if s[0] > 1100.0]
     assert 3 <= len(stale_frames) <= 5
     assert all(size == 300 for _, size in stale_frames)
+
+
+def _long_wait_report(coupler: FrameBudgetCoupler) -> float:
+    """Base delay 20 ms, then 30 x 1200 bytes at 100 ms into a 1 Mbit/s link: the newest
+    packet (sent at 100 ms) waited 288 ms. Returns when the feedback arrived."""
+    coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
+    coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
+    results, free = _through_link(coupler, 1, 100.0, [1200] * 30, 1_000_000, 0.0)
+    coupler.on_feedback(results, free + 40.0)
+    assert coupler.queue_delay_ms == pytest.approx(288, abs=1)
+    return free + 40.0
+
+
+def test_a_reported_wait_lapses_once_the_queue_it_saw_has_drained() -> None:
+    coupler = FrameBudgetCoupler()
+    fed_ms = _long_wait_report(coupler)
+    capacity = coupler.capacity_bps()
+    assert capacity == pytest.approx(1_000_000, rel=0.01)
+    # One small packet since: 340 ms after the reported packet left, its 288 ms are gone.
+    coupler.on_packet_sent(SentPacket(31, 300, fed_ms))
+    now = fed_ms + 10.0
+    assert coupler.projected_wait_ms(capacity, now) == pytest.approx(2 * 300 * 8 / 1000, abs=0.1)
+    assert coupler.decide(1_000_000, capacity, None, now, FRAME_MS).send
+
+
+def test_a_reported_wait_holds_while_bytes_sent_since_may_still_wait() -> None:
+    coupler = FrameBudgetCoupler()
+    fed_ms = _long_wait_report(coupler)
+    capacity = coupler.capacity_bps()
+    for i in range(20):  # 24 KB since the reported packet: 2 x 192 ms at the link rate
+        coupler.on_packet_sent(SentPacket(31 + i, 1200, fed_ms))
+    now = fed_ms + 10.0
+    assert coupler.projected_wait_ms(capacity, now) == pytest.approx(288, abs=1)
+    # Without a measured link rate there is nothing to project with: the report stands.
+    assert coupler.projected_wait_ms(None, now) == coupler.queue_delay_ms
+    assert not coupler.decide(1_000_000, capacity, None, now, FRAME_MS).send
