@@ -222,7 +222,9 @@ class Call:
         }
 
     def _sent_total(self) -> Counter[str]:
-        return self._sent_before + Counter(self.session.sent_stats())
+        total = Counter(self._sent_before)
+        total.update(self.session.sent_stats())  # update, unlike +, keeps the zero counts
+        return total
 
     def _frames_sent(self) -> int:
         if self.session.controller is not None:
@@ -289,7 +291,7 @@ class Call:
     async def _replace_session(self) -> MediaSession:
         old = self.session
         old.lost = True
-        self._sent_before += Counter(old.sent_stats())
+        self._sent_before.update(old.sent_stats())
         await old.close()  # first: the old sender must stop pulling frames from the source
         self.session = self._new_session(old.number + 1)
         return self.session

@@ -32,6 +32,9 @@ def test_ten_second_call_measures_every_frame(tmp_path: Path) -> None:
         assert all(line["frame_id"] is not None and line["delay_ms"] > 0 for line in shown)
         assert 0 < summary["delay_ms_p50"] <= summary["delay_ms_p95"] < 1000
         assert summary["ssim_db_mean"] > 5
+        # Every sender counter is reported, zeros included (a restart sums them over sessions).
+        sent_keys = {"frames_encoded", "retransmissions_refused", "feedback_sent"}
+        assert sent_keys <= summary["sent"].keys()
 
 
 def peer_command(url: str, room: str, *extra: str) -> list[str]:
