@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments import sweep
-from experiments.sim import QUEUE_PACKETS, SimConfig, simulate, trace_directions
+from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
 from netem.trace import TraceError
 
 
@@ -89,7 +89,7 @@ def _run_sim(args: argparse.Namespace) -> int:
     try:
         args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         if args.plot is not None:
-            from experiments.sim_plot import plot_sim
+            from experiments.sim.plot import plot_sim
 
             plot_sim(result, args.plot)
     except OSError as exc:

@@ -18,7 +18,7 @@ from experiments.jsonl import read_jsonl
 from experiments.link_spec import LinkSpec, trace_files
 from experiments.netem_log import records, trace_zero_wall_s
 from experiments.oracle import oracle_delay_ms
-from experiments.packetizer import wire_bytes
+from experiments.sim.packetizer import wire_bytes
 from netem.traces import resolve_trace
 
 

@@ -150,7 +150,7 @@ def run_command(args: argparse.Namespace) -> int:
     if not results:
         print("no call finished: nothing to report", file=sys.stderr)
         return 1
-    from experiments.report import finish_run
+    from experiments.report.build import finish_run
 
     print(finish_run(plan.out))
     print(f"{len(results)} of {len(plan.calls())} calls in {time.monotonic() - started:.0f} s",

@@ -9,7 +9,7 @@ buffer 1000/500/600 ms, undershoot 100 % / overshoot 15 %, quantizer 2..56, cpu-
 automatic keyframes off, keyframes capped at ``max_intra_bitrate_pct`` of a frame's budget
 (900 % at 30 fps, libwebrtc's formula); one thread (the two cores are shared by a call).
 
-How sizes are met (measured by ``python -m peer.bench_encoder``):
+How sizes are met (measured by ``python -m tools.bench_encoder``):
 
 - ``target_bytes=N`` for one frame, two ways (``per_frame_mode``). ``"rate"``: set
   ``rc_target_bitrate = N·8·fps`` in place just before the frame, so that libvpx's frame

@@ -37,7 +37,7 @@ def test_send_before_capture_rejected() -> None:
 
 def test_oracle_matches_an_empty_link() -> None:
     """A frame alone on the real link model arrives exactly when the oracle says."""
-    from experiments.packetizer import packetize
+    from experiments.sim.packetizer import packetize
     from netem import generate
     from netem.link import Link, LinkConfig, Packet
 

@@ -19,8 +19,8 @@ from netem.turn import TurnConfig
 from netem.turn_auth import LongTermAuth, make_integrity_key
 from peer.aiortc_glue import HostCandidates
 from peer.call import CallConfig
-from peer.hostile import FaultRecorder, Flood, Kind, LivePair, Mutator
 from tests.netem.test_turn import PASSWORD, REALM, UDP, USER, A, Harness
+from tools.hostile import FaultRecorder, Flood, Kind, LivePair, Mutator
 
 CALLER, CALLER_PASSWORD = "caller", "pw"
 

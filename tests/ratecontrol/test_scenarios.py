@@ -1,4 +1,4 @@
-"""Whole calls in virtual time (experiments.sim) against the numbers the issue asks for.
+"""Whole calls in virtual time (experiments.sim.call) against the numbers the issue asks for.
 
 Each test runs the real chain: encoder model, pacer, netem Link both ways, transport-cc bytes
 built by the recorder and parsed by the feedback adapter, the named controller.
@@ -10,7 +10,7 @@ import statistics
 
 import pytest
 
-from experiments.sim import DelayChange, SimConfig, SimResult, simulate, trace_directions
+from experiments.sim.call import DelayChange, SimConfig, SimResult, simulate, trace_directions
 from netem import generate
 from netem.trace import Trace
 from netem.traces import traces_dir

@@ -1,0 +1,1 @@
+"""Reports of real-call experiments: tables, plots and report.html."""

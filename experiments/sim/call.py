@@ -1,0 +1,475 @@
+"""A video call in virtual time: source, encoder model, pacer, emulated links, feedback.
+
+One discrete-event loop stands where the real call's asyncio loop would. Each turn it handles
+everything due at the current time, then jumps to the earliest time any part asks for:
+
+    30 fps source → controller.frame_decision → skip, or encoder model → packetizer
+      → pacer (if the controller paces) or burst → transport-wide seq no. → media Link
+      → receiver: TWCC recorder (arrival times) + reassembly/decoder model (shown frames, PLI)
+      → feedback Link (reverse direction): RTCP transport-cc bytes, PLI, REMB
+      → sender: feedback adapter → controller.on_feedback / on_remb; PLI → keyframe.
+
+The feedback really is built as transport-cc bytes and parsed again (ratecontrol.twcc), so the
+wire path is the one the real call uses. The `aiortc` controller gets REMB from its receiver-side
+model instead, as stock aiortc does. Time is float ms from the start of the call; nothing reads
+a clock.
+
+Delay is counted from capture; a frame is handed to the transport `encode_ms` after capture
+and shown `decode_ms` after its last packet arrived (see receiver_model).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from experiments.oracle import oracle_delay_ms
+from experiments.sim.delay_line import DelayLine
+from experiments.sim.encoder_model import EncoderModel, EncoderModelConfig
+from experiments.sim.feedback_path import (
+    NACK,
+    PLI,
+    REMB,
+    FeedbackMessage,
+    ReceiverFeedback,
+    RembFeedback,
+    TwccFeedback,
+    nack_message,
+    pli_message,
+)
+from experiments.sim.packetizer import MediaPacket, packetize, wire_bytes
+from experiments.sim.quality_model import bits_per_pixel, psnr_db, ssim_db
+from experiments.sim.receiver_model import DECODE_MS, ReceiverConfig, ReceiverModel
+from experiments.summary import FrameRecord, summarize
+from netem.link import Link, LinkConfig, Packet
+from netem.loss import BernoulliLoss
+from netem.queues import DropTail
+from netem.trace import Trace, TraceError
+from netem.traces import resolve_trace_pair
+from ratecontrol.feedback_adapter import FeedbackAdapter
+from ratecontrol.pacer import Pacer
+from ratecontrol.twcc import parse_rtcp_transport_cc
+from ratecontrol.types import RateController, SentPacket
+
+FPS = 30.0
+ENCODE_MS = 5.0  # libvpx realtime VP8 at 640x480 on these machines: ~10 ms per frame on 1 core
+CONTROLLER_TIMER_MS = 25.0  # libwebrtc's GoogCC process interval
+SAMPLE_INTERVAL_MS = 100.0  # how often the target rate is recorded for plots
+DRAIN_MS = 1_000.0  # after the last capture, let frames in flight land
+RTP_HISTORY_PACKETS = 1_000  # sent packets kept for retransmission (about 1 s at 10 Mbit/s)
+DEFAULT_RTT_MS = 100.0  # until transport-cc feedback gives the sender a round-trip time
+MIN_STEP_MS = 1e-3  # the loop never stands still
+AIORTC_NAME = "aiortc"  # the controller that gets REMB instead of transport-cc
+QUEUE_PACKETS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DelayChange:
+    """At `at_ms`, the one-way propagation delay of both directions becomes `delay_ms`."""
+
+    at_ms: float
+    delay_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """One simulated call. Defaults are the issue's: 30 ms one way, drop-tail 200 packets.
+
+    media_trace carries the video (sender → receiver); feedback_trace the RTCP back.
+    feedback_blackouts: (start_ms, end_ms) windows in which every feedback packet is dropped
+    (the feedback "stops"); delay_changes change the propagation delay mid-call.
+    """
+
+    media_trace: Trace
+    feedback_trace: Trace
+    controller: str = "ours"
+    duration_s: float = 30.0
+    delay_ms: float = 30.0
+    loss: float = 0.0
+    queue_packets: int = QUEUE_PACKETS
+    seed: int = 0
+    fps: float = FPS
+    encode_ms: float = ENCODE_MS
+    decode_ms: float = DECODE_MS
+    encoder: EncoderModelConfig = field(default_factory=EncoderModelConfig)
+    nack: bool = True  # retransmit on NACK (aiortc and libwebrtc do); False: loss -> keyframe
+    delay_changes: tuple[DelayChange, ...] = ()
+    feedback_blackouts: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.duration_s <= 0:
+            raise ValueError(f"duration must be positive, got {self.duration_s} s")
+        if not 0 <= self.loss < 1:
+            raise ValueError(f"loss must be a probability in [0, 1), got {self.loss}")
+        if self.delay_ms < 0:
+            raise ValueError(f"delay must be >= 0 ms, got {self.delay_ms}")
+        if self.queue_packets < 1:
+            raise ValueError(f"queue must hold at least 1 packet, got {self.queue_packets}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+
+
+@dataclass(frozen=True, slots=True)
+class RateSample:
+    t_ms: float
+    target_bps: float
+    pacing_bps: float | None
+
+
+@dataclass
+class SimResult:
+    config: SimConfig
+    controller: str
+    frames: list[FrameRecord]
+    samples: list[RateSample]
+    summary: dict[str, float | int | None]
+    packets_sent: int = 0
+    packets_lost: int = 0
+    feedback_packets: int = 0
+    plis: int = 0
+    retransmissions: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    """A media packet on the wire, with what its RTP header extensions carry."""
+
+    packet: MediaPacket
+    seq: int  # transport-wide sequence number (unwrapped; the wire has its low 16 bits)
+    sent_ms: float  # abs-send-time
+
+
+@dataclass(slots=True)
+class _Frame:
+    """Sender-side bookkeeping for one captured frame."""
+
+    frame_id: int
+    captured_ms: float
+    sent: bool = False
+    size_bytes: int = 0
+    keyframe: bool = False
+    quality_bytes: int = 0
+    shown_ms: float | None = None
+    oracle_ms: float | None = None
+
+
+def _soonest(*times: float | None) -> float:
+    best = math.inf
+    for t in times:
+        if t is not None and t < best:
+            best = t
+    return best
+
+
+class Simulation:
+    """The call's state; `run()` drives it to the end. One instance runs one call."""
+
+    def __init__(self, config: SimConfig, controller: RateController) -> None:
+        self.config = config
+        self.controller = controller
+        c = config
+        self.media_link = Link(self._link_config(c.media_trace, c.loss, c.seed))
+        self.feedback_link = Link(self._link_config(c.feedback_trace, 0.0, c.seed + 1))
+        self.media_air: DelayLine[_InFlight] = DelayLine()  # propagation, sender -> receiver
+        self.feedback_air: DelayLine[FeedbackMessage] = DelayLine()  # receiver -> sender
+        self.encoder = EncoderModel(c.encoder, seed=c.seed)
+        self.receiver = ReceiverModel(ReceiverConfig(decode_ms=c.decode_ms, nack=c.nack))
+        self.receiver_feedback: ReceiverFeedback = (
+            RembFeedback() if controller.name == AIORTC_NAME else TwccFeedback()
+        )
+        self.adapter = FeedbackAdapter()
+        self.pacer: Pacer[MediaPacket] = Pacer()
+        self._pacing_set: float | None = None
+        self._pacer_due = math.inf  # when the pacer next releases a packet
+        self.frames: list[_Frame] = []
+        self.sent_index: list[int] = []  # frame index among sent frames -> frame_id
+        self.samples: list[RateSample] = []
+        self.next_seq = 0
+        self.next_rtp_seq = 0
+        self.history: dict[int, MediaPacket] = {}  # RTP seq -> packet, for retransmission
+        self._retransmitted_ms: dict[int, float] = {}  # RTP seq -> last retransmission
+        self.retransmissions = 0
+        self.feedback_packets = 0
+        self.plis = 0
+
+    def _link_config(self, trace: Trace, loss: float, seed: int) -> LinkConfig:
+        # Propagation is added by the sim's own delay lines (it can change mid-call).
+        return LinkConfig(
+            trace=trace,
+            delay_ms=0.0,
+            loss=BernoulliLoss(loss),
+            queue=DropTail(limit_packets=self.config.queue_packets),
+            seed=seed,
+            keep_records=False,
+        )
+
+    def delay_at(self, now_ms: float) -> float:
+        """One-way propagation delay at `now_ms` (both directions)."""
+        delay = self.config.delay_ms
+        for change in self.config.delay_changes:
+            if change.at_ms <= now_ms:
+                delay = change.delay_ms
+        return delay
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        c = self.config
+        interval_ms = 1000.0 / c.fps
+        capture_end_ms = c.duration_s * 1000.0
+        end_ms = capture_end_ms + DRAIN_MS
+        frames_total = math.ceil(capture_end_ms / interval_ms - 1e-9)
+        captured = 0  # frame k is captured at k·interval and handed over encode_ms later
+        next_frame_ms = c.encode_ms
+        next_timer_ms = 0.0
+        next_sample_ms = 0.0
+        media_due = feedback_due = math.inf
+        now = 0.0
+        while now <= end_ms:
+            if now >= media_due:
+                self._receive_media(now)
+            if now >= feedback_due:
+                self._receive_feedback(now)
+            self._receiver_timers(now)
+            if now >= next_timer_ms:
+                self.controller.on_timer(now)
+                next_timer_ms += CONTROLLER_TIMER_MS
+            if now >= next_frame_ms:
+                self._on_frame(now, captured * interval_ms, interval_ms)
+                captured += 1
+                next_frame_ms = (
+                    captured * interval_ms + c.encode_ms if captured < frames_total else math.inf
+                )
+            if now >= self._pacer_due or self._pacing_changed():
+                self._drain_pacer(now)
+            if now >= next_sample_ms:
+                pacing = self.controller.pacing_bps()
+                self.samples.append(RateSample(now, self.controller.target_bps(), pacing))
+                next_sample_ms += SAMPLE_INTERVAL_MS
+            # When each part next needs a turn (a link is polled when its next packet would
+            # arrive at the far end, propagation included).
+            media_due = _soonest(
+                self.media_air.next_time(), self._arrival_of(self.media_link.next_event_time())
+            )
+            feedback_due = _soonest(
+                self.feedback_air.next_time(),
+                self._arrival_of(self.feedback_link.next_event_time()),
+            )
+            self._pacer_due = _soonest(self.pacer.next_send_time(now))
+            soonest = min(
+                media_due,
+                feedback_due,
+                self._pacer_due,
+                next_frame_ms,
+                next_timer_ms,
+                next_sample_ms,
+                _soonest(self.receiver.next_timer(), self.receiver_feedback.next_time()),
+            )
+            # Anything due now was handled this turn; never step back or stand still.
+            now = max(soonest, now + MIN_STEP_MS)
+        return self._result()
+
+    def _arrival_of(self, departure_ms: float | None) -> float | None:
+        return None if departure_ms is None else departure_ms + self.delay_at(departure_ms)
+
+    def _pacing_changed(self) -> bool:
+        return self.controller.pacing_bps() != self._pacing_set
+
+    # -- sender ---------------------------------------------------------------------------
+
+    def _on_frame(self, now: float, captured_ms: float, interval_ms: float) -> None:
+        frame = _Frame(frame_id=len(self.frames), captured_ms=captured_ms)
+        self.frames.append(frame)
+        decision = self.controller.frame_decision(now, interval_ms)
+        if not decision.send:
+            return
+        encoded = self.encoder.encode(
+            decision.target_bytes,
+            force_keyframe=decision.force_keyframe,
+            max_keyframe_bytes=decision.max_keyframe_bytes,
+        )
+        self.controller.on_frame_encoded(encoded.size_bytes, encoded.keyframe, now)
+        frame.sent = True
+        frame.size_bytes = encoded.size_bytes
+        frame.keyframe = encoded.keyframe
+        # A keyframe buys the picture quality of a delta frame `keyframe_ratio` times smaller.
+        frame.quality_bytes = (
+            min(encoded.size_bytes, round(encoded.size_bytes / self.config.encoder.keyframe_ratio))
+            if encoded.keyframe
+            else encoded.size_bytes
+        )
+        frame.oracle_ms = oracle_delay_ms(
+            self.config.media_trace,
+            captured_ms=captured_ms,
+            sent_ms=now,
+            wire_bytes=wire_bytes(encoded.size_bytes),
+            propagation_ms=self.delay_at(now),
+            decode_ms=self.config.decode_ms,
+        )
+        index = len(self.sent_index)
+        self.sent_index.append(frame.frame_id)
+        self._set_pacing(now)
+        packets = packetize(
+            index, encoded.size_bytes, encoded.keyframe, first_rtp_seq=self.next_rtp_seq
+        )
+        self.next_rtp_seq += len(packets)
+        for packet in packets:
+            self.history[packet.rtp_seq] = packet
+            self.history.pop(packet.rtp_seq - RTP_HISTORY_PACKETS, None)
+            self._retransmitted_ms.pop(packet.rtp_seq - RTP_HISTORY_PACKETS, None)
+            self.pacer.enqueue(packet, packet.size_bytes, now)
+        self._pacer_due = now
+
+    def _drain_pacer(self, now: float) -> None:
+        self._set_pacing(now)
+        for packet in self.pacer.pop_ready(now):
+            self._send(packet, now)
+
+    def _set_pacing(self, now: float) -> None:
+        # No pacing rate (stock aiortc) makes the pacer a pass-through: a frame is one burst.
+        pacing = self.controller.pacing_bps()
+        if pacing != self._pacing_set:
+            self.pacer.set_rate(pacing, now)
+            self._pacing_set = pacing
+
+    def _send(self, packet: MediaPacket, now: float) -> None:
+        seq = self.next_seq
+        self.next_seq += 1
+        sent = SentPacket(transport_seq=seq, size_bytes=packet.size_bytes, sent_ms=now)
+        self.controller.on_packet_sent(sent)
+        self.adapter.on_sent(sent)
+        self.media_link.enqueue(Packet(packet.size_bytes, _InFlight(packet, seq, now)), now)
+
+    def _receive_feedback(self, now: float) -> None:
+        for delivery in self.feedback_link.deliveries(now):
+            departed, message = delivery.delivered_ms, delivery.packet.payload
+            assert isinstance(message, FeedbackMessage)
+            self.feedback_air.push(message, departed + self.delay_at(departed))
+        for _arrived, item in self.feedback_air.pop_due(now):
+            if item.kind == PLI:
+                self.encoder.request_keyframe()
+            elif item.kind == NACK:
+                assert isinstance(item.body, tuple)
+                self._retransmit(item.body, now)
+            elif item.kind == REMB:
+                assert isinstance(item.body, float)
+                self.controller.on_remb(item.body, now)
+            else:
+                assert isinstance(item.body, bytes)
+                parsed = parse_rtcp_transport_cc(item.body)
+                if parsed is None:
+                    continue
+                results = self.adapter.on_feedback(parsed, now)
+                if results:
+                    self.controller.on_feedback(results, now)
+
+    def _retransmit(self, rtp_seqs: tuple[int, ...], now: float) -> None:
+        # Through the pacer, behind what is queued (our pacer has no priority classes). As
+        # libwebrtc's packet history does, a packet is resent at most once per round trip, so
+        # repeated NACKs for a packet still in flight do not multiply it.
+        rtt = self.adapter.rtt_ms if self.adapter.rtt_ms is not None else DEFAULT_RTT_MS
+        for seq in rtp_seqs:
+            packet = self.history.get(seq)
+            last = self._retransmitted_ms.get(seq)
+            if packet is not None and (last is None or now - last >= rtt):
+                self._retransmitted_ms[seq] = now
+                self.retransmissions += 1
+                self.pacer.enqueue(packet, packet.size_bytes, now)
+                self._pacer_due = now
+
+    # -- receiver -------------------------------------------------------------------------
+
+    def _receive_media(self, now: float) -> None:
+        for delivery in self.media_link.deliveries(now):
+            departed, in_flight = delivery.delivered_ms, delivery.packet.payload
+            assert isinstance(in_flight, _InFlight)
+            self.media_air.push(in_flight, departed + self.delay_at(departed))
+        for arrived, item in self.media_air.pop_due(now):
+            packet, seq, sent_ms = item.packet, item.seq, item.sent_ms
+            self.receiver_feedback.on_packet(seq, packet.payload_bytes, sent_ms, arrived)
+            for shown in self.receiver.on_packet(packet, arrived):
+                self.frames[self.sent_index[shown.frame_index]].shown_ms = shown.shown_ms
+
+    def _receiver_timers(self, now: float) -> None:
+        for message in self.receiver_feedback.poll(now):
+            self._send_feedback(message, now)
+        self.receiver.on_timer(now)
+        nacks = self.receiver.poll_nacks(now)
+        if nacks:
+            self._send_feedback(nack_message(nacks), now)
+        if self.receiver.poll_pli(now):
+            self.plis += 1
+            self._send_feedback(pli_message(), now)
+
+    def _send_feedback(self, message: FeedbackMessage, now: float) -> None:
+        self.feedback_packets += 1
+        if any(start <= now < end for start, end in self.config.feedback_blackouts):
+            return
+        self.feedback_link.enqueue(Packet(message.size_bytes, message), now)
+
+    # -- the outcome ----------------------------------------------------------------------
+
+    def _result(self) -> SimResult:
+        c = self.config
+        records = [self._record(f) for f in self.frames]
+        capacity = c.media_trace.capacity_bps(0.0, c.duration_s * 1000.0) / 1000.0
+        summary = summarize(records, duration_s=c.duration_s, capacity_kbps=capacity, start_ms=0.0)
+        drops = self.media_link.drops
+        return SimResult(
+            config=c,
+            controller=self.controller.name,
+            frames=records,
+            samples=self.samples,
+            summary=summary,
+            packets_sent=self.next_seq,
+            packets_lost=sum(drops.values()),
+            feedback_packets=self.feedback_packets,
+            plis=self.plis,
+            retransmissions=self.retransmissions,
+        )
+
+    def _record(self, frame: _Frame) -> FrameRecord:
+        quality = None
+        psnr = None
+        if frame.shown_ms is not None:
+            bpp = bits_per_pixel(frame.quality_bytes)
+            quality, psnr = ssim_db(bpp), psnr_db(bpp)
+        return FrameRecord(
+            frame_id=frame.frame_id,
+            captured_ms=frame.captured_ms,
+            sent=frame.sent,
+            size_bytes=frame.size_bytes,
+            keyframe=frame.keyframe,
+            shown_ms=frame.shown_ms,
+            ssim_db=quality,
+            psnr_db=psnr,
+            oracle_delay_ms=frame.oracle_ms,
+        )
+
+
+def simulate(config: SimConfig, controller: RateController | None = None) -> SimResult:
+    """Run one call; the controller defaults to `make_controller(config.controller)`."""
+    if controller is None:
+        from ratecontrol.controllers import make_controller
+
+        controller = make_controller(config.controller)
+    return Simulation(config, controller).run()
+
+
+def trace_directions(name_or_path: str) -> tuple[Trace, Trace]:
+    """(media, feedback) traces for a name: a pair's `.down` carries media, `.up` feedback.
+
+    `X.down` or `X.up` names one direction of a pair for the media and the other one carries
+    the feedback; a single trace (or a pair-less file) carries both.
+    """
+    text = str(name_or_path).strip()
+    for media_ext, _feedback_ext in ((".down", ".up"), (".up", ".down")):
+        if text.endswith(media_ext):
+            try:
+                up, down = resolve_trace_pair(text[: -len(media_ext)])
+            except TraceError:
+                continue
+            if up is not down:
+                return (down, up) if media_ext == ".down" else (up, down)
+    up, down = resolve_trace_pair(text)
+    return down, up

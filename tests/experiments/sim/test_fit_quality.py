@@ -1,0 +1,21 @@
+import math
+
+import pytest
+
+from experiments.sim.fit_quality import SETTLE_FRAMES, fit, measure
+
+
+def test_fit_recovers_a_log_curve() -> None:
+    points = [(bpp, 10.0 + 0.8 * math.log(bpp)) for bpp in (0.02, 0.05, 0.1, 0.4, 1.0)]
+    a, b = fit(points)
+    assert a == pytest.approx(10.0) and b == pytest.approx(0.8)
+
+
+def test_real_vp8_more_bits_better_picture() -> None:
+    low = measure(150_000, SETTLE_FRAMES + 4)
+    high = measure(3_000_000, SETTLE_FRAMES + 4)
+    assert low and high
+    mean = lambda pts, i: sum(p[i] for p in pts) / len(pts)  # noqa: E731
+    assert mean(high, 0) > mean(low, 0)  # more bits per pixel
+    assert mean(high, 1) > mean(low, 1)  # higher SSIM dB
+    assert 3 < mean(low, 1) < 20 and 20 < mean(low, 2) < 50
