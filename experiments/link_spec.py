@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netem.traces import resolve_trace_pair
+from netem.traces import media_and_feedback, resolve_trace
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,10 @@ class LinkSpec:
 
 
 def trace_files(name: str) -> tuple[str, str]:
-    """(media, feedback) traces for netem. A pair like ATT-LTE-driving sends media over its
-    .down file (network to phone, as the simulator does) and feedback over .up."""
-    up, down = resolve_trace_pair(name)
-    if up is down or up.name == down.name:
-        return name, name
-    base = name.removesuffix(".up").removesuffix(".down")
-    return f"{base}.down", f"{base}.up"
+    """(media, feedback) trace names for netem, by netem.traces.media_and_feedback (a pair's
+    .down carries media unless the name picks .up). Raises TraceError, listing the names that
+    exist, when either cannot be resolved."""
+    media, feedback = media_and_feedback(name)
+    for trace in {media, feedback}:
+        resolve_trace(trace)
+    return media, feedback

@@ -12,6 +12,10 @@ Lookup order for ``resolve_trace(name)``:
    ``12mbps.trace``; a pair name such as ``ATT-LTE-driving`` → its ``.down`` file; use
    :func:`resolve_trace_pair` for both directions).
 
+Which file of a pair carries media and which feedback is one rule, :func:`media_and_feedback`,
+used by the real calls (``experiments.link_spec``) and the simulator (:func:`trace_directions`)
+alike: a pair's ``.down`` file (network to phone) carries media unless the name picks ``.up``.
+
 The shared folder is ``$RTVC_TRACES_DIR`` if set, else ``<repo>/../shared/traces``.
 """
 
@@ -148,6 +152,39 @@ def resolve_trace_pair(name_or_path: str | Path) -> tuple[Trace, Trace]:
             return load_trace(up), load_trace(down)
     trace = resolve_trace(name_or_path)
     return trace, trace
+
+
+def _pair_files(base: str) -> bool:
+    """Does ``base`` (a path or a shared name, without extension) have both pair files?"""
+    candidates = [Path(base).expanduser()]
+    if "/" not in base:
+        candidates.append(traces_dir() / base)
+    return any(
+        c.with_name(c.name + ".up").is_file() and c.with_name(c.name + ".down").is_file()
+        for c in candidates if c.name
+    )
+
+
+def media_and_feedback(name_or_path: str | Path) -> tuple[str, str]:
+    """(media, feedback) trace names for an experiment's trace, each one :func:`resolve_trace`
+    accepts: a pair name ``X`` gives ``(X.down, X.up)``; ``X.down`` gives ``(X.down, X.up)``
+    and ``X.up`` gives ``(X.up, X.down)`` when X is a pair; anything else carries both.
+    Files are only looked for, not read: a bad name fails later, in :func:`resolve_trace`."""
+    text = str(name_or_path).strip()
+    if text and _pair_files(text):
+        return f"{text}.down", f"{text}.up"
+    for media_ext, feedback_ext in ((".down", ".up"), (".up", ".down")):
+        base = text.removesuffix(media_ext)
+        if base != text and _pair_files(base):
+            return text, base + feedback_ext
+    return text, text
+
+
+def trace_directions(name_or_path: str | Path) -> tuple[Trace, Trace]:
+    """(media, feedback) traces by :func:`media_and_feedback`; one object when they are one file."""
+    media, feedback = media_and_feedback(name_or_path)
+    media_trace = resolve_trace(media)
+    return media_trace, media_trace if feedback == media else resolve_trace(feedback)
 
 
 def _listing() -> str:

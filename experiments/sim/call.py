@@ -44,8 +44,8 @@ from experiments.summary import FrameRecord, summarize
 from netem.link import Link, LinkConfig, Packet
 from netem.loss import BernoulliLoss
 from netem.queues import DropTail
-from netem.trace import Trace, TraceError
-from netem.traces import resolve_trace_pair
+from netem.trace import Trace
+from netem.traces import trace_directions as trace_directions  # one rule, shared with netem
 from ratecontrol.feedback_adapter import FeedbackAdapter
 from ratecontrol.pacer import Pacer
 from ratecontrol.twcc import parse_rtcp_transport_cc
@@ -454,22 +454,3 @@ def simulate(config: SimConfig, controller: RateController | None = None) -> Sim
 
         controller = make_controller(config.controller)
     return Simulation(config, controller).run()
-
-
-def trace_directions(name_or_path: str) -> tuple[Trace, Trace]:
-    """(media, feedback) traces for a name: a pair's `.down` carries media, `.up` feedback.
-
-    `X.down` or `X.up` names one direction of a pair for the media and the other one carries
-    the feedback; a single trace (or a pair-less file) carries both.
-    """
-    text = str(name_or_path).strip()
-    for media_ext, _feedback_ext in ((".down", ".up"), (".up", ".down")):
-        if text.endswith(media_ext):
-            try:
-                up, down = resolve_trace_pair(text[: -len(media_ext)])
-            except TraceError:
-                continue
-            if up is not down:
-                return (down, up) if media_ext == ".down" else (up, down)
-    up, down = resolve_trace_pair(text)
-    return down, up

@@ -8,8 +8,10 @@ from netem.traces import (
     TRACES_DIR_ENV,
     available_traces,
     builtin_names,
+    media_and_feedback,
     resolve_trace,
     resolve_trace_pair,
+    trace_directions,
     traces_dir,
 )
 
@@ -77,6 +79,30 @@ def test_pairs(shared):
     assert up is down and up.name == "only.down"
     up, down = resolve_trace_pair("const-1mbps")
     assert up is down
+
+
+def test_one_rule_for_the_file_that_carries_media(shared):
+    assert media_and_feedback("road") == ("road.down", "road.up")
+    assert media_and_feedback("road.down") == ("road.down", "road.up")
+    assert media_and_feedback("road.up") == ("road.up", "road.down")  # the name picks media
+    assert media_and_feedback("only.down") == ("only.down", "only.down")  # no pair: both ways
+    assert media_and_feedback("only") == ("only", "only")
+    assert media_and_feedback("flat.trace") == ("flat.trace", "flat.trace")
+    assert media_and_feedback("const-1mbps") == ("const-1mbps", "const-1mbps")
+    base = str(shared / "road")
+    assert media_and_feedback(base) == (base + ".down", base + ".up")
+    assert media_and_feedback(base + ".up") == (base + ".up", base + ".down")
+
+
+def test_trace_directions_loads_what_the_rule_names(shared):
+    for name, files in [("road", ("road.down", "road.up")), ("road.down", ("road.down", "road.up")),
+                        ("road.up", ("road.up", "road.down"))]:
+        media, feedback = trace_directions(name)
+        assert (media.name, feedback.name) == files
+    media, feedback = trace_directions("only.down")
+    assert media is feedback and media.name == "only.down"
+    with pytest.raises(TraceError, match="no such trace file"):
+        trace_directions("road.sideways")
 
 
 def test_unknown_names_list_what_exists(shared):
