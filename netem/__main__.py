@@ -7,6 +7,11 @@
 
 ``--up`` shapes what the first allocation of a pair sends to the second, ``--down`` the
 reverse (see ``netem.turn``: first is the older one, or the one made by an ``--up-user``).
+Give each endpoint its own ``--user`` and name the sender's with ``--up-user`` to put what it
+sends on ``--up`` whatever the order in which the endpoints allocate (browsers and aiortc
+allocate in different orders, and a browser may make several allocations). The banner says
+which trace shapes whose sending; statistics lines and the packet log name each direction's
+trace file.
 A pair name such as ``ATT-LTE-driving`` means its ``.up`` file for ``--up`` and its
 ``.down`` file for ``--down``. ``--delay-ms``, ``--loss``, ``--queue-packets``, ``--reorder``
 and ``--duplicate`` apply to both directions. ``--burst-loss up:10:20`` loses 20 packets in
@@ -194,6 +199,16 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
     )
 
 
+def describe_roles(config: RelayConfig) -> str:
+    """Which trace shapes whose sending, for the banner: e.g. ``up ATT-LTE-driving.down: what
+    user sender sends; down ATT-LTE-driving.up: the reverse``."""
+    users = sorted(config.turn.up_usernames)
+    who = (f"what user{'s' if len(users) > 1 else ''} {', '.join(users)} "
+           f"send{'' if len(users) > 1 else 's'}" if users
+           else "what the older allocation of a pair sends")
+    return f"up {config.up.trace.name}: {who}; down {config.down.trace.name}: the reverse"
+
+
 async def _serve(config: RelayConfig) -> None:
     relay = Relay(config)
     host, port = await relay.start()
@@ -204,8 +219,7 @@ async def _serve(config: RelayConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the banner: callers stop us after it
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, relay.close)
-    up, down = config.up.trace.name, config.down.trace.name
-    print(f"netem: TURN relay on turn:{host}:{port} (up {up}, down {down})", file=sys.stderr)
+    print(f"netem: TURN relay on turn:{host}:{port} ({describe_roles(config)})", file=sys.stderr)
     try:
         await relay.wait_closed()
     finally:

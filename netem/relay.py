@@ -11,7 +11,8 @@ share one trace clock, started by the first path, and one loss-burst schedule. A
 (an ICE restart) gets its own queue: two paths live at once would each get the trace's full
 capacity, but in a two-party call only one is live at a time. Every ``stats_interval_s``
 it writes one line per direction, plus one line of TURN counters when they changed, to
-``stats_out``; on close, one ``netem total`` line per direction for the whole run.
+``stats_out``; on close, one ``netem total`` line per direction for the whole run (and one
+``total`` record per direction in the packet log). Every line and record names the trace file.
 
 Nothing a client or peer sends can stop it: errors from the core or from a socket are
 counted (``internal_errors``, ``send_errors``) and the loop goes on.
@@ -126,7 +127,9 @@ class Relay:
             self._log_file = open(self.config.packet_log, "w", encoding="utf-8")  # noqa: SIM115
             # Ties the log's clock to the wall clock, so frames can be placed on the trace.
             wall_s = time.time() - (loop.time() * 1e3 - self._origin_ms) / 1e3
-            self._write_record({"event": "origin", "wall_s": round(wall_s, 6)})
+            self._write_record({"event": "origin", "wall_s": round(wall_s, 6),
+                                **{d.value: self.meters[d].trace_names() for d in Direction},
+                                "up_users": sorted(self.config.turn.up_usernames)})
         loop.add_reader(self._listen.fileno(), self._on_listen_readable)
         if self.config.stats_interval_s:
             for meter in self.meters.values():
@@ -144,8 +147,10 @@ class Relay:
         if self._listen is None:
             return
         self.server.close()  # closes relay sockets through self.close_relay
+        now_ms = self._now_ms()
+        for direction in Direction:
+            self._write_record(self.meters[direction].total_record(now_ms, self._origin_ms))
         if self.config.print_summary:
-            now_ms = self._now_ms()
             with contextlib.suppress(Exception):
                 for direction in Direction:
                     print(self.meters[direction].summary(now_ms).line(), file=self._stats_out)

@@ -8,7 +8,8 @@ delivered and capacity kbit/s, queue delay (time spent at the bottleneck, mean a
 the packets delivered), drops by reason, and how late packets were handed to the socket
 compared with the link's schedule (``late``: p50/p99/max of actual - scheduled, the
 adapter's timer error). :meth:`DirectionMeter.summary` gives the same for the whole run
-(lateness then from a histogram of ``LATE_BIN_MS`` bins).
+(lateness then from a histogram of ``LATE_BIN_MS`` bins). Every line names the trace file the
+direction applies, so a log shows which file each direction's traffic crossed.
 
 Packet log records (one dict per packet, times in ms since ``origin_ms``, ``size`` in bytes
 of the IP packet):
@@ -16,8 +17,10 @@ of the IP packet):
 (``delivered_ms`` is the scheduled time, ``sent_ms`` when it was actually handed on) and
 ``{"direction", "size", "enqueued_ms", "dropped_ms", "reason"}`` for dropped ones; a second
 copy made by ``duplicate_prob`` is logged as delivered with ``"duplicate": true``. Each link
-first logs ``{"event": "link", "direction", "start_ms"}``: where its trace time 0 is (the
-relay's first record, ``{"event": "origin", "wall_s"}``, ties ``origin_ms`` to the wall clock).
+first logs ``{"event": "link", "direction", "start_ms", "trace", "trace_file"}``: where its trace
+time 0 is and which trace it applies (``trace_file`` the absolute path, null for a generated
+trace; the relay's first record, ``{"event": "origin", "wall_s"}``, ties ``origin_ms`` to the
+wall clock). On close the relay logs :meth:`DirectionMeter.total_record` per direction.
 
 All links of one direction run on one trace clock: time 0 is where the first of them started
 (``DirectionMeter.trace_start_ms``), so every ``link`` record of a direction logs the same
@@ -103,13 +106,15 @@ class DirectionReport:
     late_ms_p99: float
     late_ms_max: float
     label: str = ""
+    trace: str = ""  # the trace file's name
 
     def line(self) -> str:
         drops = sum(self.drops.values())
         detail = " ".join(f"{k}={v}" for k, v in sorted(self.drops.items()))
         name = f"{self.label} {self.direction.value}" if self.label else self.direction.value
         return (
-            f"netem {name:>4}: delivered {self.delivered_kbps:8.1f} kbit/s"
+            f"netem {name:>4}: trace {self.trace or '?'}"
+            f" delivered {self.delivered_kbps:8.1f} kbit/s"
             f" capacity {self.capacity_kbps:8.1f} kbit/s"
             f" queue delay {self.queue_delay_ms_mean:6.1f} ms (max {self.queue_delay_ms_max:.1f})"
             f" drops {drops}{' (' + detail + ')' if detail else ''}"
@@ -192,7 +197,23 @@ class DirectionMeter:
             late_ms_p99=p99,
             late_ms_max=top,
             label=label,
+            trace=self.trace.name,
         )
+
+    def total_record(self, now_ms: float, origin_ms: float) -> dict[str, Any]:
+        """The packet log's ``{"event": "total", ...}`` record: :meth:`summary` plus the bytes and
+        the window it covers (log clock), so a reader needs no other line."""
+        s = self.summary(now_ms)
+        start = self.trace_start_ms if self.trace_start_ms is not None else now_ms
+        return {"event": "total", "direction": self.direction.value, **self.trace_names(),
+                "start_ms": round(start - origin_ms, 3), "end_ms": round(now_ms - origin_ms, 3),
+                "delivered_bytes": self.totals.delivered_bytes,
+                "delivered_packets": s.delivered_packets,
+                "delivered_kbps": round(s.delivered_kbps, 3),
+                "capacity_kbps": round(s.capacity_kbps, 3), "drops": s.drops}
+
+    def trace_names(self) -> dict[str, Any]:
+        return {"trace": self.trace.name, "trace_file": self.trace.file}
 
 
 class MeteredLink:
@@ -223,7 +244,7 @@ class MeteredLink:
         self._drops_seen: dict[str, int] = {}
         if log is not None:  # where this link's trace time 0 is on the log's clock
             log({"event": "link", "direction": meter.direction.value,
-                 "start_ms": round(start_ms - origin_ms, 3)})
+                 "start_ms": round(start_ms - origin_ms, 3), **meter.trace_names()})
 
     def enqueue(self, size_bytes: int, payload: object, now_ms: float) -> None:
         link = self.link

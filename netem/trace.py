@@ -44,12 +44,14 @@ class Trace:
     """One period of a Mahimahi trace.
 
     ``opportunities_ms`` is sorted int64, one entry per delivery opportunity, and its last entry
-    equals ``period_ms`` (the Mahimahi rule: a file repeats at its last timestamp).
+    equals ``period_ms`` (the Mahimahi rule: a file repeats at its last timestamp). ``file`` is
+    the absolute path it was read from (None when generated), so a log can name it exactly.
     """
 
     name: str
     opportunities_ms: np.ndarray
     period_ms: int
+    file: str | None = None
 
     def __post_init__(self) -> None:
         ops = np.asarray(self.opportunities_ms)
@@ -177,7 +179,8 @@ def load_trace(path: str | Path) -> Trace:
             ops = None
     if ops is None:
         ops = _parse_slowly(path, raw)  # raises a precise error, or returns the same array
-    return Trace(name=path.name, opportunities_ms=ops, period_ms=int(ops[-1]))
+    return Trace(name=path.name, opportunities_ms=ops, period_ms=int(ops[-1]),
+                 file=str(path.resolve()))
 
 
 def _parse_fast(raw: bytes) -> np.ndarray | None:

@@ -43,13 +43,15 @@ def test_bad_arguments_exit_2_with_one_line(
 def test_runs_relays_and_stops_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "packets.jsonl"
     cmd = [sys.executable, "-m", "netem", "--listen", "127.0.0.1:0", "--up", "const-1mbps",
-           "--down", "const-2mbps", "--delay-ms", "5", "--user", "u:p", "--stats-interval",
+           "--down", "const-2mbps", "--delay-ms", "5", "--user", "u:p", "--up-user", "u",
+           "--stats-interval",
            "0.2", "--packet-log", str(log), "--seed", "3"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
         banner = proc.stderr.readline()
         assert "turn:127.0.0.1:" in banner, banner
+        assert "(up const-1mbps: what user u sends; down const-2mbps: the reverse)" in banner
         port = int(banner.split("turn:127.0.0.1:")[1].split()[0])
 
         async def call() -> None:
@@ -74,7 +76,14 @@ def test_runs_relays_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert total_up and " packets 5 " in total_up[0], err
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len([r for r in records if "event" not in r]) == 10
-    assert records[0]["event"] == "origin"
+    assert records[0]["event"] == "origin" and records[0]["up_users"] == ["u"]
+    assert records[0]["up"]["trace"] == "const-1mbps"
+    assert records[0]["down"]["trace"] == "const-2mbps"
+    totals = {r["direction"]: r for r in records if r.get("event") == "total"}
+    assert totals["up"]["trace"] == "const-1mbps" and totals["up"]["delivered_packets"] == 5
+    assert totals["down"]["trace"] == "const-2mbps" and totals["down"]["delivered_packets"] == 5
+    assert totals["down"]["capacity_kbps"] == pytest.approx(2000.0, rel=0.05)
+    assert " trace const-1mbps " in total_up[0]
 
 
 @pytest.mark.skipif(not (traces_dir() / "ATT-LTE-driving.up").exists(),

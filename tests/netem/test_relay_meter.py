@@ -38,10 +38,10 @@ def test_saturated_link_reports_its_capacity_and_queue_delay() -> None:
     assert report.late_ms_p50 == pytest.approx(0.25) and report.late_ms_p99 == pytest.approx(0.25)
     # the last packet out had waited ~2 s at the bottleneck
     assert 1900.0 < report.queue_delay_ms_max < 2000.0
-    assert "delivered" in report.line() and report.line().startswith("netem   up:")
+    assert report.line().startswith("netem   up: trace const-1mbps delivered")
     summary = meter.summary(3000.0)
     assert summary.delivered_packets == report.delivered_packets
-    assert summary.line().startswith("netem total up:")
+    assert summary.line().startswith("netem total up: trace const-1mbps delivered")
     assert summary.late_ms_p99 == pytest.approx(0.25, abs=0.051)
 
 
@@ -59,7 +59,8 @@ def test_drops_are_counted_and_logged() -> None:
         assert drops["queue-full"] == 5  # five wait for the first opportunity, 5 are refused
         assert drops["loss"] >= 1
         assert sum(drops.values()) + meter.totals.delivered_packets == 10
-    assert records[0] == {"event": "link", "direction": "down", "start_ms": 0.0}
+    assert records[0] == {"event": "link", "direction": "down", "start_ms": 0.0,
+                          "trace": "const-1mbps", "trace_file": None}
     records = records[1:]
     kinds = {("reason" in r, "sent_ms" in r) for r in records}
     assert kinds == {(True, False), (False, True)}
@@ -94,3 +95,21 @@ def test_a_later_path_runs_on_the_trace_clock_of_the_first() -> None:
     assert first.next_event_time() == second.next_event_time()
     assert 3500.0 <= (first.next_event_time() or 0.0) <= 3512.0
     assert first.deliveries(3512.0) == second.deliveries(3512.0) == ["in the outage"]
+
+
+def test_the_total_record_names_the_trace_file_and_its_capacity(tmp_path) -> None:
+    path = tmp_path / "road.down"
+    path.write_text("12\n")  # one opportunity every 12 ms: 1 Mbit/s
+    trace = resolve_trace(path)
+    meter = DirectionMeter(Direction.DOWN, trace, delay_ms=0.0)
+    records: list[dict] = []
+    link = MeteredLink(LinkConfig(trace=trace), meter, now_ms=600.0, origin_ms=100.0,
+                       log=records.append)
+    link.enqueue(1000, "x", 700.0)
+    link.deliveries(800.0)
+    assert records[0]["trace"] == "road.down" and records[0]["trace_file"] == str(path.resolve())
+    total = meter.total_record(2600.0, origin_ms=100.0)
+    assert total == {"event": "total", "direction": "down", "trace": "road.down",
+                     "trace_file": str(path.resolve()), "start_ms": 500.0, "end_ms": 2500.0,
+                     "delivered_bytes": 1000 + IP_UDP_OVERHEAD_BYTES, "delivered_packets": 1,
+                     "delivered_kbps": 4.112, "capacity_kbps": 996.0, "drops": {}}  # 166 of 12 ms

@@ -386,3 +386,69 @@ def test_an_up_user_comes_first_whatever_its_age() -> None:
     h.server.receive_client_datagram(struct.pack("!HH", 0x4000, 1) + b"a", A, 1.0)
     assert [d for d, _ in h.link_log] == [Direction.UP, Direction.DOWN]
     assert h.sent(11.0) == [Datagram(None, struct.pack("!HH", 0x4000, 1) + b"b", A)]
+
+
+C = ("127.0.0.1", 40003)
+PASSWORDS = {USER: PASSWORD, "bob": "pw"}
+
+
+def allocate_as(h: Harness, client: tuple[str, int], user: str) -> tuple[str, int]:
+    resp = h.request(stun.Method.ALLOCATE, client, 0.0, {"REQUESTED-TRANSPORT": UDP}, user=user,
+                     password=PASSWORDS[user])
+    return resp.attributes["XOR-RELAYED-ADDRESS"]
+
+
+def send_as(h: Harness, client: tuple[str, int], user: str, to: tuple[str, int],
+            data: bytes) -> None:
+    """Permit `to`, then send `data` there with a Send indication."""
+    h.request(stun.Method.CREATE_PERMISSION, client, 0.0, {"XOR-PEER-ADDRESS": to}, user=user,
+              password=PASSWORDS[user])
+    indication = stun.Message(stun.Method.SEND, stun.Class.INDICATION,
+                              attributes={"XOR-PEER-ADDRESS": to, "DATA": data})
+    h.server.receive_client_datagram(bytes(indication), client, 1.0)
+
+
+def directions_of(h: Harness, sends: list[tuple[tuple[str, int], str, tuple[str, int]]]
+                  ) -> list[Direction]:
+    """The direction each (client, user, to) datagram took, in order."""
+    h.link_log.clear()
+    for client, user, to in sends:
+        send_as(h, client, user, to, b"m" * 100)
+    return [d for d, _ in h.link_log]
+
+
+def test_the_up_user_sends_on_up_when_its_allocations_straddle_the_other_sides() -> None:
+    # As a browser does: one allocation before the other side's, one after.
+    for up_users, expected in [(frozenset(), [Direction.UP, Direction.DOWN]),
+                               (frozenset({"bob"}), [Direction.UP, Direction.UP])]:
+        h = Harness(up_usernames=up_users)
+        first = allocate_as(h, A, "bob")
+        receiver = allocate_as(h, B, USER)
+        allocate_as(h, C, "bob")
+        sends = [(A, "bob", receiver), (C, "bob", receiver)]
+        assert directions_of(h, sends) == expected, up_users
+        back = [(B, USER, first)]
+        assert directions_of(h, back) == [Direction.DOWN]
+
+
+def test_an_up_user_allocating_last_still_sends_on_up() -> None:
+    h = Harness(up_usernames=frozenset({"bob"}))
+    receiver = allocate_as(h, A, USER)  # the receiver allocates first, as Chromium lets it
+    sender = allocate_as(h, B, "bob")
+    assert directions_of(h, [(B, "bob", receiver), (A, USER, sender)]) == [Direction.UP,
+                                                                           Direction.DOWN]
+
+
+def test_roles_fall_back_to_age_when_both_or_neither_user_is_up() -> None:
+    for up_users in (frozenset(), frozenset({USER, "bob"})):
+        h = Harness(up_usernames=up_users)
+        older = allocate_as(h, A, USER)
+        newer = allocate_as(h, B, "bob")
+        assert directions_of(h, [(B, "bob", older), (A, USER, newer)]) == [Direction.DOWN,
+                                                                           Direction.UP]
+
+
+def test_an_up_user_sends_to_an_outside_peer_on_up() -> None:
+    h = Harness(up_usernames=frozenset({"bob"}))
+    allocate_as(h, A, "bob")
+    assert directions_of(h, [(A, "bob", OUTSIDE)]) == [Direction.UP]
