@@ -21,6 +21,7 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from experiments.processes import Service
 from peer.metrics import ShownFrame, summarize
@@ -58,7 +59,9 @@ def pattern_file(cache: Path) -> Path:
 
 
 def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: str,
-                      duration_s: float) -> tuple[str, str]:
+                      duration_s: float, ice_user: str) -> tuple[str, str]:
+    """Chromium sends for `duration_s` from the moment it connected; `ice_user` is its TURN
+    NAME:PASSWORD (netem shapes by it)."""
     if not CHROMIUM.is_file():
         return "skipped", f"{CHROMIUM} is not installed (apt-get install -y chromium)"
     try:
@@ -69,7 +72,7 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
     video = pattern_file(cache_dir())
     page_url = (signaling.address.replace("ws://", "http://").removesuffix("/ws")
                 + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"
-                + "&ice_user=netem:netem&stats=0")
+                + f"&ice_user={quote(ice_user, safe=':')}&stats=0")
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(

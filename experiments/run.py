@@ -3,9 +3,11 @@
 For each call: netem (the TURN relay applying the trace), the signaling server, a receiving
 Python peer that joins first and waits, then the sender (a Python peer with the controller, or
 headless Chromium for `chrome`), which offers. Both use only relayed candidates, so every
-packet crosses the emulated link. The offerer allocates its TURN relay first, and netem's
-`--up` shapes what the first allocation sends: media crosses the media trace given as --up,
-feedback the other one.
+packet crosses the emulated link. Each side has its own TURN user, and netem puts what the
+sender's user sends on `--up` (`--up-user`), whatever the order in which the two allocate
+(aiortc and Chromium differ, and Chromium may allocate more than once): media crosses the
+media trace, feedback the other one. The result says which trace file the media did cross
+and its capacity over the call (`media_trace`, `media_capacity_kbps`, from netem's log).
 
 Each call leaves in its folder: receiver.jsonl (per frame and summary), sender.jsonl (Python
 senders), netem.jsonl (per packet), *.log (each process's stderr) and result.json.
@@ -21,8 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from experiments.jsonl import read_jsonl
 from experiments.link_spec import LinkSpec, trace_files
 from experiments.local_call import read_summary
+from experiments.netem_log import MEDIA_DIRECTION, media_link
 from experiments.oracle_real import completed_summary
 from experiments.processes import (
     Service,
@@ -35,7 +39,9 @@ from experiments.processes import (
     stop_process,
 )
 
-TURN_USER = "netem:netem"
+# One TURN user per role: netem shapes what SENDER_USER sends with the media trace.
+SENDER_USER = "sender:netem"
+RECEIVER_USER = "receiver:netem"
 SETUP_SLACK_S = 45.0  # ICE over TURN, DTLS and teardown on a loaded 2-core machine
 
 
@@ -52,7 +58,9 @@ def start_netem(link: LinkSpec, folder: Path) -> Service:
     media, feedback = trace_files(link.trace)
     args = ["--listen", "127.0.0.1:0", "--up", media, "--down", feedback,
             "--delay-ms", f"{link.delay_ms:g}", "--seed", str(link.seed),
-            "--user", TURN_USER, "--packet-log", str(folder / "netem.jsonl")]
+            "--user", SENDER_USER, "--user", RECEIVER_USER,
+            "--up-user", SENDER_USER.partition(":")[0],
+            "--packet-log", str(folder / "netem.jsonl")]
     if link.loss:
         args += ["--loss", f"{link.loss:g}"]
     if link.queue_packets is not None:
@@ -62,14 +70,14 @@ def start_netem(link: LinkSpec, folder: Path) -> Service:
     if link.duplicate:
         args += ["--duplicate", f"{link.duplicate:g}"]
     for at_s, count in link.burst_loss:  # media crosses netem's up direction
-        args += ["--burst-loss", f"up:{at_s}:{count}"]
+        args += ["--burst-loss", f"{MEDIA_DIRECTION}:{at_s}:{count}"]
     return start_service("netem", python_command("netem", *args),
                          ready=r"TURN relay on turn:(\S+:\d+)", log_path=folder / "netem.log")
 
 
-def peer_args(signaling: Service, netem: Service, room: str) -> list[str]:
+def peer_args(signaling: Service, netem: Service, room: str, ice_user: str) -> list[str]:
     return ["--signaling", signaling.address, "--room", room,
-            "--ice-server", f"turn:{netem.address}", "--ice-user", TURN_USER, "--relay-only"]
+            "--ice-server", f"turn:{netem.address}", "--ice-user", ice_user, "--relay-only"]
 
 
 def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
@@ -90,7 +98,9 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
         receiver_args += ["--remote-pattern-loop", str(LOOP_FRAMES)]
     with running(netem, signaling):
         receiver = start_service(
-            "receiver", python_command("peer", *peer_args(signaling, netem, room), *receiver_args),
+            "receiver",
+            python_command("peer", *peer_args(signaling, netem, room, RECEIVER_USER),
+                           *receiver_args),
             ready=r"peer: (joined) room", log_path=folder / "receiver.log")
         try:
             status, reason = _run_sender(spec, folder, signaling, netem, room)
@@ -105,7 +115,20 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
     summary = read_summary(folder / "receiver.jsonl")
     if summary is None or not summary.get("frames_shown"):
         return _result(folder, spec, "failed", "the receiver showed no frame")
-    return _result(folder, spec, "ok", reason, completed_summary(folder, spec.link, summary))
+    summary = {**completed_summary(folder, spec.link, summary), **media_fields(folder, summary)}
+    return _result(folder, spec, "ok", reason, summary)
+
+
+def media_fields(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """`media_trace` and `media_capacity_kbps`: the trace file netem applied to the direction
+    that carried the media, over the receiver's call window (None when the logs do not say)."""
+    start_s, duration_s = summary.get("start_s"), summary.get("duration_s")
+    link = None
+    if isinstance(start_s, int | float) and isinstance(duration_s, int | float):
+        link = media_link(read_jsonl(folder / "netem.jsonl"), start_s, start_s + duration_s)
+    if link is None:
+        return {"media_trace": None, "media_capacity_kbps": None}
+    return link.summary_fields()
 
 
 def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service,
@@ -113,8 +136,9 @@ def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service
     if spec.controller == "chrome":
         from experiments.chrome_sender import run_chrome_sender
 
-        return run_chrome_sender(folder, signaling, netem, room, spec.duration_s)
-    command = python_command("peer", *peer_args(signaling, netem, room), "--direction",
+        return run_chrome_sender(folder, signaling, netem, room, spec.duration_s, SENDER_USER)
+    command = python_command("peer", *peer_args(signaling, netem, room, SENDER_USER),
+                             "--direction",
                              "sendonly", "--controller", spec.controller,
                              "--duration", str(spec.duration_s),
                              "--metrics", str(folder / "sender.jsonl"))
@@ -137,7 +161,8 @@ def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service
 
 def _result(folder: Path, spec: CallSpec, status: str, reason: str,
             summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    media = {k: (summary or {}).get(k) for k in ("media_trace", "media_capacity_kbps")}
     result = {"controller": spec.controller, "label": spec.label, "status": status,
-              "reason": reason, "summary": summary, "finished_at": time.time()}
+              "reason": reason, **media, "summary": summary, "finished_at": time.time()}
     (folder / "result.json").write_text(json.dumps(result, indent=1))
     return result

@@ -379,3 +379,28 @@ def test_a_burst_loses_exactly_its_datagrams_through_the_relay(tmp_path: Path) -
     assert reasons[first:first + count] == ["burst"] * count
     assert reasons.count("burst") == count
     assert departures[first - 1][0] < at_ms <= departures[first][0], departures
+
+
+def test_an_up_user_sends_on_up_though_it_allocates_last() -> None:
+    """The harness's roles on real sockets: the receiver allocates first (as with Chromium
+    sending), the sender twice after it; what the sender sends is shaped by --up only."""
+    users = {"sender": "s", "receiver": "r"}
+    config = replace(relay_config(), turn=TurnConfig(
+        auth=LongTermAuth(users=users, realm="test"), up_usernames=frozenset({"sender"})))
+
+    async def body(relay: Relay) -> None:
+        receiver, inbox = await turn.create_turn_endpoint(Inbox, relay.address, "receiver", "r")
+        rr = receiver.get_extra_info("sockname")
+        for _ in range(2):  # two allocations of the sender, both younger than the receiver's
+            sender, _ = await turn.create_turn_endpoint(Inbox, relay.address, "sender", "s")
+            receiver.sendto(b"feedback", sender.get_extra_info("sockname"))
+            expected = len(inbox.received) + 10
+            for _ in range(10):
+                sender.sendto(b"m" * 1000, rr)
+            await inbox.wait_for(expected)
+            await asyncio.sleep(0.05)
+        up, down = (relay.meters[d].totals for d in (Direction.UP, Direction.DOWN))
+        assert up.delivered_packets == 20 and down.delivered_packets == 2
+        assert up.delivered_bytes == 20 * (1000 + IP_UDP_OVERHEAD_BYTES)
+
+    run_with_relay(body, config)
