@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from experiments.chrome_sender import CHROMIUM, LOOP_FRAMES, CaptureLog
-from experiments.link_spec import LinkSpec
+from experiments.link_spec import LinkSpec, trace_files
 from experiments.run import CallSpec, run_call
+from netem.traces import traces_dir
 
 FPS = 30.0
 
@@ -48,3 +49,23 @@ def test_chromium_sends_through_netem_to_our_receiver(tmp_path: Path) -> None:
     assert summary["ssim_db_mean"] > 8  # the receiver measured quality against the pattern
     assert 20 < summary["delay_ms_p50"] < 1000
     assert "matched exactly" in result["reason"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.is_file(), reason="chromium is not installed")
+@pytest.mark.skipif(not (traces_dir() / "ATT-LTE-driving.down").is_file(),
+                    reason="shared traces absent")
+def test_chromium_and_our_sender_cross_the_same_link(tmp_path: Path) -> None:
+    """Every sender on the same link: Chromium allocates its TURN relay in another order than
+    our peer, yet its media must cross the same trace file, with the same capacity."""
+    link = LinkSpec("ATT-LTE-driving")
+    media_file = trace_files(link.trace)[0]
+    results = {c: run_call(CallSpec(c, link, 12.0, c), tmp_path / c) for c in ("ours", "chrome")}
+    for controller, result in results.items():
+        assert result["status"] == "ok", (controller, result["reason"])
+        assert result["media_trace"] == media_file == "ATT-LTE-driving.down", controller
+        assert result["summary"]["media_trace"] == result["media_trace"]
+    ours, chrome = (results[c]["media_capacity_kbps"] for c in ("ours", "chrome"))
+    assert ours > 3000  # the .down file; its .up carries about 1,000 kbit/s here
+    assert chrome == pytest.approx(ours, rel=0.02)
