@@ -31,7 +31,10 @@ X comes first, DOWN otherwise. The older allocation comes first, unless
 ``TurnConfig.up_usernames`` (``--up-user``) holds the user of exactly one of the two: that
 one comes first. So in a two-party call where each side holds one allocation (what aiortc
 and Chromium make on loopback, relay-only), ``--up`` shapes what the side that allocated
-first sends (with aiortc, the offerer: it gathers candidates first). When the link delivers
+first sends (with aiortc, the offerer: it gathers candidates first; an offering Chromium
+allocated after our answering peer, and more than once). Give the two sides their own users
+and name the sender's in ``up_usernames`` to make its sending UP whatever the order, as
+``experiments.run`` does. When the link delivers
 it, the datagram is handed to Y inside the server, exactly as if Y's relay socket had
 received it from X's relayed address (Y's permissions apply); that saves two system calls
 per packet. A datagram that does reach Y's socket from X's address is likewise not shaped
