@@ -138,9 +138,17 @@ def reasons_html(summary: Summary, heading: str = "h2") -> str:
 
 
 def same_link_html(check: SameLink) -> str:
+    """The verdict (a red box when the links differ) and what each call's media crossed."""
     kind = "warning" if check.same is False else "same" if check.same else "unknown"
     prefix = "⚠ WARNING: " if check.same is False else ""
-    return f'<p class="{kind}">{_e(prefix + check.message)}</p>'
+    out = f'<p class="{kind}">{_e(prefix + check.message)}</p>'
+    if len(check.calls) > 1:
+        rows = "".join(f'<tr><td class="name">{_e(c.label)}</td>'
+                       f'<td class="name">{_e(c.media_trace or "-")}</td>'
+                       f"<td>{fmt(c.capacity_kbps)}</td></tr>" for c in check.calls)
+        out += ('<table><tr><th class="name">call</th><th class="name">media trace</th>'
+                f"<th>media capacity (kbit/s)</th></tr>{rows}</table>")
+    return out
 
 
 def image(path: Path, alt: str) -> str:
