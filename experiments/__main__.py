@@ -72,7 +72,8 @@ def _run_sim(args: argparse.Namespace) -> int:
     result = simulate(config, controller)
     elapsed_s = time.perf_counter() - started
     out = {
-        **{k: round(v, 3) if isinstance(v, float) else v for k, v in result.summary.items()},
+        **{k: round(v, 3) if isinstance(v, float) else v
+           for k, v in result.summary.to_json().items()},
         "controller": args.controller,
         "settings": {
             "trace": args.trace,
@@ -97,10 +98,11 @@ def _run_sim(args: argparse.Namespace) -> int:
         return 1
     s = result.summary
     print(
-        f"{args.controller} on {media.name}: p95 delay {_fmt(s['delay_ms_p95'])} ms "
-        f"(oracle {_fmt(s['oracle_delay_ms_p95'])}), goodput {_fmt(s['goodput_kbps'])} of "
-        f"{_fmt(s['capacity_kbps'])} kbit/s, SSIM {_fmt(s['ssim_db_mean'], 1)} dB, "
-        f"{args.duration:g} s simulated in {elapsed_s:.1f} s"
+        f"{args.controller} on {media.name}: p95 signal delay {_fmt(s.signal_delay_ms_p95)} ms "
+        f"(floor {_fmt(s.signal_floor_ms_p95)}), p95 frame delay {_fmt(s.delay_ms_p95)} ms "
+        f"(oracle {_fmt(s.oracle_delay_ms_p95)}), frozen {_fmt(s.freeze_ms_total)} ms, "
+        f"goodput {_fmt(s.goodput_kbps)} of {_fmt(s.capacity_kbps)} kbit/s, "
+        f"SSIM {_fmt(s.ssim_db_mean, 1)} dB, {args.duration:g} s simulated in {elapsed_s:.1f} s"
     )
     return 0
 

@@ -169,7 +169,8 @@ def anchor_receiver_log(receiver_log: Path, capture_log: CaptureLog) -> tuple[in
         elif record.get("type") == "summary":
             record = {**record, **summarize(
                 frames, duration_s=record["duration_s"], start_s=record.get("start_s"),
-                frames_sent=record.get("frames_sent"), keyframes=record.get("keyframes")),
+                frames_sent=record.get("frames_sent"), keyframes=record.get("keyframes"),
+                fps=record.get("source_fps") or DEFAULT_FPS).to_json(),
                 "capture_clock": f"page log ({capture_log.source})"}
         out.append(json.dumps(record, separators=(",", ":")))
     receiver_log.write_text("\n".join(out) + "\n")

@@ -14,7 +14,7 @@ from typing import Any
 
 from experiments.jsonl import read_jsonl
 from experiments.processes import child_env, python_command, running, start_signaling
-from peer.metrics import describe_summary
+from peer.metrics import CallSummary, describe_summary
 
 STARTUP_SLACK_S = 40.0  # connection set-up and teardown on a loaded 2-core machine
 
@@ -23,15 +23,28 @@ STARTUP_SLACK_S = 40.0  # connection set-up and teardown on a loaded 2-core mach
 class PeerOutcome:
     name: str
     exit_code: int
-    summary: dict[str, Any] | None
+    summary: dict[str, Any] | None  # the receiver's whole summary line (call facts included)
     metrics_path: Path
     stderr: str
 
+    @property
+    def call_summary(self) -> CallSummary | None:
+        """The measurements of the summary line, typed."""
+        return None if self.summary is None else CallSummary.from_json(self.summary)
+
 
 def read_summary(metrics_path: Path) -> dict[str, Any] | None:
-    """The last summary line of a metrics file, or None if the call never wrote one."""
+    """The last summary line of a metrics file, or None if the call never wrote one. The
+    line holds the call's facts (ok, ended, sent, ...) beside the measurements; read those
+    with `read_call_summary`."""
     summaries = [r for r in read_jsonl(metrics_path) if r.get("type") == "summary"]
     return summaries[-1] if summaries else None
+
+
+def read_call_summary(metrics_path: Path) -> CallSummary | None:
+    """The measurements of the last summary line of a metrics file, typed."""
+    line = read_summary(metrics_path)
+    return None if line is None else CallSummary.from_json(line)
 
 
 def run_local_call(out_dir: Path, duration_s: float = 10.0,
@@ -89,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def describe(outcome: PeerOutcome) -> str:
-    summary = outcome.summary
+    summary = outcome.call_summary
     if summary is None or outcome.exit_code != 0:
         last = outcome.stderr.strip().splitlines()[-1:] or ["no output"]
         return f"peer {outcome.name}: call failed: {last[0]}"

@@ -1,11 +1,14 @@
-"""The summary of one call from its per-frame records (DESIGN.md's summary keys).
+"""The summary of a simulated call from its per-frame records (DESIGN.md's summary keys).
 
-Pure: the simulator feeds it modelled frames, and a real call can feed it the frames its
-metrics file recorded. Definitions:
+A thin wrapper: the simulator's `FrameRecord`s (ms, every captured frame) become the shown
+frames `peer.metrics.summarize` takes (s), so a simulated call and a real one are summarised
+by one definition. Definitions (see peer.metrics for signal delay and freezes):
 
 - `frames_sent`: frames the encoder produced and sent (skipped frames excluded).
 - `frames_shown`, `fps_shown` (shown frames / call duration).
 - `delay_ms_p50/p95/p99`: shown − captured, over shown frames (linear-interpolated percentiles).
+- `signal_delay_ms_p50/p95/p99`: per source frame (Salsify), the capture grid at `fps`.
+- `freeze_count`, `freeze_ms_total`: webrtc-stats freezes, a frozen ending included.
 - `ssim_db_mean`, `psnr_db_mean`: means over shown frames that carry the value, else None.
 - `stall_ms_total`: every gap longer than `STALL_GAP_MS` between consecutive shown frames,
   counting the call's start (first capture) and end as shown instants, summed at full length.
@@ -13,6 +16,7 @@ metrics file recorded. Definitions:
 - `capacity_kbps`: what the link could carry over the call (passed in; None if unknown).
 - `keyframes`: keyframes sent.
 - `oracle_delay_ms_p95`: p95 of the oracle delay over shown frames that have one.
+- `signal_floor_ms_p95`: passed in (experiments.oracle.signal_floor_ms_p95).
 """
 
 from __future__ import annotations
@@ -20,11 +24,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from peer.metrics import STALL_GAP_MS, SUMMARY_KEYS, ShownFrame
+from peer.metrics import (
+    DEFAULT_SOURCE_FPS,
+    STALL_GAP_MS,
+    SUMMARY_KEYS,
+    CallSummary,
+    ShownFrame,
+)
 from peer.metrics import stall_ms_total as stall_ms_total_s
 from peer.metrics import summarize as summarize_shown
 
-__all__ = ["STALL_GAP_MS", "SUMMARY_KEYS", "FrameRecord", "stall_ms_total", "summarize"]
+__all__ = ["STALL_GAP_MS", "SUMMARY_KEYS", "CallSummary", "FrameRecord", "stall_ms_total",
+           "summarize"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +68,11 @@ def summarize(
     duration_s: float,
     capacity_kbps: float | None = None,
     start_ms: float | None = None,
-) -> dict[str, float | int | None]:
+    fps: float = DEFAULT_SOURCE_FPS,
+    signal_floor_ms_p95: float | None = None,
+    media_trace: str | None = None,
+    media_capacity_kbps: float | None = None,
+) -> CallSummary:
     """DESIGN.md's summary of a call of `duration_s` seconds from its frame records, by the
     same definitions as a real call's (peer.metrics.summarize).
 
@@ -66,13 +81,15 @@ def summarize(
     shown = [f for f in frames if f.shown_ms is not None]
     if start_ms is None:
         start_ms = min((f.captured_ms for f in frames), default=0.0)
-    summary = summarize_shown(
+    return summarize_shown(
         [ShownFrame(f.frame_id, f.captured_ms / 1000, (f.shown_ms or 0.0) / 1000, f.size_bytes,
                     f.ssim_db, f.psnr_db) for f in shown],
-        duration_s=duration_s, start_s=start_ms / 1000,
+        duration_s=duration_s, start_s=start_ms / 1000, fps=fps,
         frames_sent=sum(1 for f in frames if f.sent),
         keyframes=sum(1 for f in frames if f.sent and f.keyframe),
         capacity_kbps=capacity_kbps,
         oracle_delays_ms=[f.oracle_delay_ms for f in shown if f.oracle_delay_ms is not None],
+        signal_floor_ms_p95=signal_floor_ms_p95,
+        media_trace=media_trace,
+        media_capacity_kbps=media_capacity_kbps,
     )
-    return summary

@@ -199,10 +199,13 @@ class Call:
     def _summary(self, start_s: float, duration_s: float) -> dict[str, Any]:
         dlog = self.receiver.decode_log
         repair = self.receiver.assembler_stats
+        clock = self.receiver.remote_clock
+        fps = clock.fps if clock is not None else DEFAULT_FPS  # the signal delay's source grid
         return {
             "type": "summary",
-            **summarize(self.receiver.frames, duration_s=duration_s, start_s=start_s,
-                        frames_sent=self.remote_frames_sent, keyframes=dlog.keyframes),
+            **summarize(self.receiver.frames, duration_s=duration_s, start_s=start_s, fps=fps,
+                        frames_sent=self.remote_frames_sent, keyframes=dlog.keyframes).to_json(),
+            "source_fps": fps,
             "received_kbps": round(dlog.received_bytes * 8 / 1000 / duration_s, 3),
             "start_s": round(start_s, 6),
             "duration_s": round(duration_s, 3),

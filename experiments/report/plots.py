@@ -1,14 +1,15 @@
 """PNG plots of a run's calls (matplotlib, Agg backend): drawing only, from loaded series.
 
-`experiments.report.build` reads a run folder into `CallSeries` (one per call) and a
-`CapacitySeries` (the media link's trace), and calls the four drawers here:
+`experiments.report.series` reads a run folder into `CallSeries` (one per call) and a
+`CapacitySeries` (the media link's trace); `experiments.report.build` calls the four drawers:
 
 - `plot_delay_time`: frame delay over time per controller; below it, on the same time axis,
   the link capacity and every call's sending rate;
 - `plot_delay_cdf`: CDF of frame delay per controller (log x);
 - `plot_quality_time`: SSIM (dB) of shown frames over time per controller;
-- `plot_scatter`: Salsify-style p95 delay (log x) against mean SSIM (dB), one point per
-  controller (with repeats: a small point per repeat, a big one for the median).
+- `plot_scatter`: Salsify's Figure 1, p95 signal delay (log x) against mean SSIM (dB), one
+  point per controller (with repeats: a small point per repeat, a big one for the median),
+  the link's signal floor, and Salsify's published points where the paper has them.
 
 Times on the x axes are seconds since the media link's trace time 0 when the relay logged it
 (so capacity and delays line up), else since the call connected. A controller's repeats share
@@ -31,8 +32,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from experiments.summary import STALL_GAP_MS
+from experiments.report.entries import Entry
+from experiments.report.published import CAVEAT as PUBLISHED_CAVEAT
+from experiments.report.published import PublishedPoint
 from netem.trace import Trace
+from peer.metrics import STALL_GAP_MS, CallSummary
 
 PLOT_FILES = ("delay_time.png", "delay_cdf.png", "quality_time.png", "scatter.png")
 RATE_BIN_MS = 1000.0
@@ -261,9 +265,11 @@ def plot_quality_time(calls: Sequence[CallSeries], path: str | Path, title: str 
     return _save(fig, path)
 
 
-def _point(entry: Mapping[str, Any]) -> tuple[float, float] | None:
-    delay, ssim = entry.get("delay_ms_p95"), entry.get("ssim_db_mean")
-    if isinstance(delay, int | float) and isinstance(ssim, int | float) and delay > 0:
+def _point(summary: CallSummary | None) -> tuple[float, float] | None:
+    if summary is None:
+        return None
+    delay, ssim = summary.signal_delay_ms_p95, summary.ssim_db_mean
+    if delay is not None and ssim is not None and delay > 0:
         return float(delay), float(ssim)
     return None
 
@@ -279,40 +285,57 @@ def _span(values: Sequence[float], least: float, *, log: bool) -> tuple[float, f
     return float(centre - half), float(centre + half)
 
 
-def plot_scatter(summary: Mapping[str, Mapping[str, Any]], path: str | Path,
-                 title: str = "") -> Path:
-    """p95 delay (log x) against mean SSIM (dB), one labelled point per controller."""
+def plot_scatter(summary: Mapping[str, Entry], path: str | Path, title: str = "", *,
+                 floor_ms: float | None = None,
+                 published: Sequence[PublishedPoint] = ()) -> Path:
+    """Salsify's Figure 1: p95 signal delay (log x, drawn as the paper does: decreasing to
+    the right, so better is up and right) against mean SSIM (dB), one labelled point per
+    controller; the link's signal floor as a vertical line, and the paper's published points
+    (hollow, grey) when given."""
     fig, axes = _figure(1, 5.5)
     ax = axes[0][0]
     colors = controller_colors(list(summary))
     points: list[tuple[float, float]] = []
     for controller, entry in summary.items():
-        for repeat in entry.get("repeats") or []:
-            point = _point(repeat)
+        for repeat in entry.repeats:
+            point = _point(repeat.summary)
             if point is not None:
                 ax.plot(*point, "o", ms=4, alpha=0.5, color=colors[controller])
                 points.append(point)
-        point = _point(entry)
+        point = _point(entry.summary)
         if point is None:
             continue
         ax.plot(*point, "o", ms=10, color=colors[controller], label=controller)
         ax.annotate(controller, point, xytext=(7, 7), textcoords="offset points")
         points.append(point)
-    if points:
+    ours = list(points)
+    for paper in published:
+        point = (paper.signal_delay_ms_p95, paper.ssim_db_mean)
+        ax.plot(*point, "s", ms=9, mfc="none", mec="0.35", mew=1.5)
+        ax.annotate(f"{paper.system} ({PUBLISHED_CAVEAT})", point, xytext=(7, -12),
+                    textcoords="offset points", fontsize="small", color="0.3")
+        points.append(point)
+    if ours:
+        xs = [p[0] for p in points] + ([floor_ms] if floor_ms and floor_ms > 0 else [])
         ax.set_xscale("log")
-        ax.set_xlim(*_span([p[0] for p in points], SCATTER_MIN_DELAY_RATIO, log=True))
+        low, high = _span(xs, SCATTER_MIN_DELAY_RATIO, log=True)
+        ax.set_xlim(high, low)  # decreasing delay to the right, as in Salsify's Figure 1
         ax.set_ylim(*_span([p[1] for p in points], SCATTER_MIN_SSIM_DB, log=False))
-        _plain_log(ax.xaxis, *ax.get_xlim())
+        _plain_log(ax.xaxis, low, high)
+        if floor_ms and floor_ms > 0:
+            ax.axvline(floor_ms, color="0.3", ls="--", lw=1.2,
+                       label=f"signal floor {floor_ms:.0f} ms (ideal sender on this link)")
+        ax.legend(loc="lower left", fontsize="small")
         # Outside the axes (in the x label's row), so it never hides a point.
-        ax.text(1.0, -0.08, "↖ better: lower delay, higher SSIM", transform=ax.transAxes,
+        ax.text(1.0, -0.08, "better: lower delay, higher SSIM ↗", transform=ax.transAxes,
                 ha="right", va="top", color="0.25",
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
     else:
-        _no_data(ax, "call with both delay and SSIM")
-    with_repeats = any(entry.get("repeats") for entry in summary.values())
+        _no_data(ax, "call with both signal delay and SSIM")
+    with_repeats = any(entry.repeats for entry in summary.values())
     note = " (big: median; small: each repeat)" if with_repeats else ""
-    ax.set_xlabel("p95 frame delay (ms, log)")
+    ax.set_xlabel("p95 signal delay (ms, log; decreasing →)")
     ax.set_ylabel("mean SSIM (dB)")
-    ax.set_title((title or "Delay against quality") + note)
+    ax.set_title((title or "Signal delay against quality") + note)
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)

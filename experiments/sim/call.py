@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from experiments.oracle import oracle_delay_ms
+from experiments.oracle import oracle_delay_ms, signal_floor_ms_p95
 from experiments.sim.delay_line import DelayLine
 from experiments.sim.encoder_model import EncoderModel, EncoderModelConfig
 from experiments.sim.feedback_path import (
@@ -40,7 +40,7 @@ from experiments.sim.feedback_path import (
 from experiments.sim.packetizer import MediaPacket, packetize, wire_bytes
 from experiments.sim.quality_model import bits_per_pixel, psnr_db, ssim_db
 from experiments.sim.receiver_model import DECODE_MS, ReceiverConfig, ReceiverModel
-from experiments.summary import FrameRecord, summarize
+from experiments.summary import CallSummary, FrameRecord, summarize
 from netem.link import Link, LinkConfig, Packet
 from netem.loss import BernoulliLoss
 from netem.queues import DropTail
@@ -122,7 +122,7 @@ class SimResult:
     controller: str
     frames: list[FrameRecord]
     samples: list[RateSample]
-    summary: dict[str, float | int | None]
+    summary: CallSummary
     packets_sent: int = 0
     packets_lost: int = 0
     feedback_packets: int = 0
@@ -301,10 +301,8 @@ class Simulation:
         frame.oracle_ms = oracle_delay_ms(
             self.config.media_trace,
             captured_ms=captured_ms,
-            sent_ms=now,
             wire_bytes=wire_bytes(encoded.size_bytes),
             propagation_ms=self.delay_at(now),
-            decode_ms=self.config.decode_ms,
         )
         index = len(self.sent_index)
         self.sent_index.append(frame.frame_id)
@@ -413,7 +411,12 @@ class Simulation:
         c = self.config
         records = [self._record(f) for f in self.frames]
         capacity = c.media_trace.capacity_bps(0.0, c.duration_s * 1000.0) / 1000.0
-        summary = summarize(records, duration_s=c.duration_s, capacity_kbps=capacity, start_ms=0.0)
+        end_ms = c.duration_s * 1000.0
+        floor = signal_floor_ms_p95(c.media_trace, start_ms=0.0, end_ms=end_ms, fps=c.fps,
+                                    propagation_ms=c.delay_ms)
+        summary = summarize(records, duration_s=c.duration_s, capacity_kbps=capacity, start_ms=0.0,
+                            fps=c.fps, signal_floor_ms_p95=floor,
+                            media_trace=c.media_trace.name, media_capacity_kbps=capacity)
         drops = self.media_link.drops
         return SimResult(
             config=c,

@@ -1,6 +1,12 @@
 import pytest
 
-from experiments.summary import SUMMARY_KEYS, FrameRecord, stall_ms_total, summarize
+from experiments.summary import (
+    SUMMARY_KEYS,
+    CallSummary,
+    FrameRecord,
+    stall_ms_total,
+    summarize,
+)
 
 
 def _frames() -> list[FrameRecord]:
@@ -29,7 +35,7 @@ def _frames() -> list[FrameRecord]:
 
 def test_keys_and_values() -> None:
     s = summarize(_frames(), duration_s=3.0, capacity_kbps=500.0)
-    assert tuple(s) == SUMMARY_KEYS
+    assert tuple(s.to_json()) == SUMMARY_KEYS
     assert s["frames_sent"] == 29
     assert s["frames_shown"] == 26
     assert s["fps_shown"] == pytest.approx(26 / 3)
@@ -59,3 +65,38 @@ def test_empty_call() -> None:
 def test_stalls() -> None:
     assert stall_ms_total([100, 250, 700, 1000], 0, 1000) == pytest.approx(450.0 + 300.0)
     assert stall_ms_total([], 0, 150) == 0.0
+
+
+def test_signal_delay_and_freezes_of_a_simulated_call() -> None:
+    """Frames 10-12 sent and lost: source frames 10-12 wait for frame 13 (shown at 1363)."""
+    s = summarize(_frames(), duration_s=3.0, fps=10.0)
+    assert s.signal_delay_ms_p99 is not None and s.delay_ms_p99 is not None
+    assert s.signal_delay_ms_p99 > s.delay_ms_p99
+    # Frame 10 (captured 1000) waits until 1363.
+    assert max(_signal(s)) == pytest.approx(363.0)
+    # At 10 fps a 404 ms gap is no freeze: the mean of the gaps (itself included) is 145 ms,
+    # and a freeze needs 3 x 145.
+    assert s.freeze_count == 0 and s.freeze_ms_total == 0.0
+
+
+def _signal(s: CallSummary) -> list[float]:
+    from peer.metrics import signal_delays_ms
+
+    shown = [f for f in _frames() if f.shown_ms is not None]
+    return list(signal_delays_ms([f.captured_ms / 1000 for f in shown],
+                                 [(f.shown_ms or 0) / 1000 for f in shown], fps=10.0,
+                                 end_s=3.0))
+
+
+def test_the_same_frames_summarised_as_a_real_call() -> None:
+    """The simulator's wrapper and the real call's summarize agree on the same frames."""
+    from peer.metrics import ShownFrame
+    from peer.metrics import summarize as summarize_shown
+
+    frames = _frames()
+    shown = [ShownFrame(f.frame_id, f.captured_ms / 1000, (f.shown_ms or 0) / 1000,
+                        f.size_bytes, f.ssim_db) for f in frames if f.shown_ms is not None]
+    real = summarize_shown(shown, duration_s=3.0, start_s=0.0, fps=10.0)
+    sim = summarize(frames, duration_s=3.0, fps=10.0)
+    for key in ("signal_delay_ms_p95", "freeze_ms_total", "delay_ms_p95", "stall_ms_total"):
+        assert sim[key] == pytest.approx(real[key])

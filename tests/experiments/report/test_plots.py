@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from experiments.report import plots
+from experiments.report.entries import Entry
+from experiments.report.published import published_points
 from netem import generate
+from peer.metrics import CallSummary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -65,18 +67,19 @@ def test_all_plots_write_pngs(tmp_path: Path) -> None:
     calls = [_series("ours", 80, "ours-r1"), _series("ours", 90, "ours-r2"),
              _series("aiortc", 600)]
     capacity = plots.capacity_series(generate.constant(1_000_000.0, 10.0), 5.0)
-    summary: dict[str, dict[str, Any]] = {
-        "ours": {"delay_ms_p95": 90.0, "ssim_db_mean": 11.5, "status": "ok",
-                 "repeats": [{"delay_ms_p95": 85.0, "ssim_db_mean": 11.4},
-                             {"delay_ms_p95": 95.0, "ssim_db_mean": 11.6}]},
-        "aiortc": {"delay_ms_p95": 610.0, "ssim_db_mean": 10.2, "status": "ok"},
-        "chrome": {"status": "skipped", "reason": "no chromium"},
+    summary = {
+        "ours": Entry("ok", CallSummary(signal_delay_ms_p95=90.0, ssim_db_mean=11.5), repeats=(
+            Entry("ok", CallSummary(signal_delay_ms_p95=85.0, ssim_db_mean=11.4), label="r1"),
+            Entry("ok", CallSummary(signal_delay_ms_p95=95.0, ssim_db_mean=11.6), label="r2"))),
+        "aiortc": Entry("ok", CallSummary(signal_delay_ms_p95=610.0, ssim_db_mean=10.2)),
+        "chrome": Entry("skipped", None, "no chromium"),
     }
     written = [
         plots.plot_delay_time(calls, capacity, tmp_path / "a.png", "t"),
         plots.plot_delay_cdf(calls, tmp_path / "b.png"),
         plots.plot_quality_time(calls, tmp_path / "c.png"),
-        plots.plot_scatter(summary, tmp_path / "d.png"),
+        plots.plot_scatter(summary, tmp_path / "d.png", floor_ms=40.0,
+                           published=published_points("ATT-LTE-driving")),
     ]
     assert all(_is_png(p) for p in written)
 
@@ -86,6 +89,6 @@ def test_plots_without_data_still_write_pngs(tmp_path: Path) -> None:
         plots.plot_delay_time([], None, tmp_path / "a.png"),
         plots.plot_delay_cdf([], tmp_path / "b.png"),
         plots.plot_quality_time([], tmp_path / "c.png"),
-        plots.plot_scatter({"gcc": {"status": "failed", "reason": "x"}}, tmp_path / "d.png"),
+        plots.plot_scatter({"gcc": Entry("failed", None, "x")}, tmp_path / "d.png"),
     ]
     assert all(_is_png(p) for p in written)
