@@ -15,8 +15,10 @@ Every repair decision is taken when a packet arrives, as in the real receiver: n
 What is a model here, and only that: the decoder's timing. One decoder takes the frames one
 after another, `decode_ms` each, and a frame is shown when it is decoded (the real receiver
 shows the newest decoded frame at once; a frame superseded before it is shown is not
-modelled). The other model of the simulated receiver is the picture quality of a shown frame
-(experiments/sim/quality_model.py, applied in call.py).
+modelled). It never fails: aiortc's PLI on a decoder error does not arise, since the
+assembler hands it only frames whose references it holds. The other model of the simulated
+receiver is the picture quality of a shown frame (experiments/sim/quality_model.py, applied in
+call.py).
 
 A simulated packet becomes an `IncomingPacket` with its RTP sequence number in 16 bits, as on
 the wire; the frame's index among frames sent as its RTP timestamp (the assembler only tells
