@@ -7,9 +7,17 @@ import itertools
 
 import pytest
 
+from experiments.sim.call import SimConfig, Simulation
 from experiments.sim.packetizer import MediaPacket, packetize
 from experiments.sim.receiver import DECODE_MS, ReceiverConfig, Response, SimReceiver
-from peer.frame_assembler import DEFAULT_MAX_WAIT_MS, NACK_RETRY_MS, PLI_INTERVAL_MS
+from netem import generate
+from peer.frame_assembler import (
+    DEFAULT_MAX_WAIT_MS,
+    NACK_RETRY_MS,
+    PLI_INTERVAL_MS,
+    FrameAssembler,
+)
+from ratecontrol.controllers import make_controller
 
 FRAME_MS = 33.0
 
@@ -192,3 +200,17 @@ def test_nacks_name_the_sender_s_unwrapped_sequence_numbers() -> None:
     assert run.nacked == [(one[1].rtp_seq, one[2].rtp_seq)]
     run.feed([one[1], one[2]], 50.0)
     assert run.shown_ids == [10, 12]
+
+
+def test_a_simulated_call_repairs_loss_with_the_real_assembler() -> None:
+    trace = generate.constant(2_000_000, 60.0)
+    config = SimConfig(media_trace=trace, feedback_trace=trace, duration_s=6.0, loss=0.03,
+                       seed=2)
+    sim = Simulation(config, make_controller("fixed:500000"))
+    result = sim.run()
+    stats = sim.receiver.assembler.stats
+    assert isinstance(sim.receiver.assembler, FrameAssembler)
+    assert stats.packets_missing == result.packets_lost > 0
+    assert stats.packets_recovered >= 0.9 * stats.packets_missing  # NACK/RTX in time
+    assert result.plis == stats.keyframe_requests
+    assert result.summary["frames_shown"] >= 0.95 * result.summary["frames_sent"]
