@@ -201,16 +201,17 @@ class _AssemblerAsJitterBuffer:
         incoming = IncomingPacket(packet.sequence_number, packet.timestamp, packet.marker == 1,
                                   frame_start, keyframe, data)
         now_ms = time.monotonic() * 1000.0
-        pli, frame = self.assembler.add(incoming, now_ms)
-        if pli and self._on_keyframe_request is not None:
+        nack = getattr(self.receiver, _NACK_GENERATOR) is not None  # see stop_nacks
+        arrival = self.assembler.receive(incoming, now_ms, nack)
+        if arrival.pli and self._on_keyframe_request is not None:
             self._on_keyframe_request()
-        again = (self.assembler.nacks_due(now_ms)
-                 if getattr(self.receiver, _NACK_GENERATOR) is not None else [])  # NACK is on
-        if again:
-            task = asyncio.ensure_future(self.receiver._send_rtcp_nack(packet.ssrc, again))
+        if arrival.nack_again:
+            task = asyncio.ensure_future(
+                self.receiver._send_rtcp_nack(packet.ssrc, arrival.nack_again))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        return pli, (JitterFrame(frame.data, frame.timestamp) if frame else None)
+        frame = arrival.frame
+        return arrival.pli, (JitterFrame(frame.data, frame.timestamp) if frame else None)
 
 
 def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler,

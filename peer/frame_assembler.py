@@ -12,6 +12,11 @@ A packet still missing `NACK_RETRY_MS` after it was last asked for is asked for 
 (`nacks_due`): aiortc sends one NACK when it sees a gap, so a lost NACK or a lost
 retransmission would otherwise cost the frame (libwebrtc's NACK module retries likewise).
 
+`receive()` is the whole rule a receiver applies to one packet, and the only entry point the
+real call (aiortc_glue) and the simulator (experiments/sim/receiver.py) use: assemble, say
+whether to send a PLI, and - with NACK on - which packets to ask for again. Every repair
+decision is taken when a packet arrives; there is no timer (nor is there one in aiortc).
+
 `AssemblerStats` counts what repair achieved: packets found missing (a gap in the sequence
 numbers), and those that arrived while their frame could still be decoded (a retransmission, or
 a late packet) - the share NACK/RTX recovered in time to be shown.
@@ -38,6 +43,7 @@ class AssemblerStats:
     packets_recovered: int = 0  # of those, arrived before their frame went to the decoder
     keyframe_requests: int = 0  # PLIs asked for
     nack_retries: int = 0  # packets asked for again
+    frames_held: int = 0  # completed behind another ready frame: out with a later packet
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,15 @@ class AssembledFrame:
     timestamp: int
     data: bytes
     keyframe: bool
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What one packet's arrival asks of the receiver."""
+
+    frame: AssembledFrame | None  # the next frame for the decoder
+    pli: bool  # ask the sender for a keyframe
+    nack_again: list[int]  # 16-bit sequence numbers to ask for again (empty with NACK off)
 
 
 @dataclass
@@ -88,6 +103,12 @@ class FrameAssembler:
         self._ready: deque[AssembledFrame] = deque()
         self._last_pli_ms = -PLI_INTERVAL_MS
         self._missing: dict[int, float] = {}  # unwrapped seq -> when last asked for (ms)
+
+    def receive(self, packet: IncomingPacket, now_ms: float, nack: bool) -> Arrival:
+        """Take one packet; with `nack` (the receiver sends NACKs), also the packets to ask
+        for again. The first NACK of a gap is aiortc's (its NackGenerator), not ours."""
+        pli, frame = self.add(packet, now_ms)
+        return Arrival(frame, pli, self.nacks_due(now_ms) if nack else [])
 
     def add(self, packet: IncomingPacket, now_ms: float) -> tuple[bool, AssembledFrame | None]:
         """Take one packet; return (send a PLI?, the next frame to decode or None)."""
@@ -147,6 +168,9 @@ class FrameAssembler:
         self._next_seq = frame.last_seq + 1
         self.stats.packets_recovered += frame.recovered
         data = b"".join(frame.packets[s] for s in sorted(frame.packets))
+        # aiortc takes one frame per packet from its jitter buffer: a frame completed behind
+        # another waits for the next packet to arrive.
+        self.stats.frames_held += bool(self._ready)
         self._ready.append(AssembledFrame(frame.timestamp, data, frame.keyframe))
 
     def _request_keyframe(self, newest_complete_seq: int, now_ms: float) -> bool:

@@ -5,8 +5,9 @@ everything due at the current time, then jumps to the earliest time any part ask
 
     30 fps source → controller.frame_decision → skip, or encoder model → packetizer
       → pacer (if the controller paces) or burst → transport-wide seq no. → media Link
-      → receiver: TWCC recorder (arrival times) + reassembly/decoder model (shown frames, PLI)
-      → feedback Link (reverse direction): RTCP transport-cc bytes, PLI, REMB
+      → receiver: TWCC recorder (arrival times) + the real call's NACK generator and frame
+        assembler, and a decoder-timing model (shown frames, NACK, PLI; see receiver.py)
+      → feedback Link (reverse direction): RTCP transport-cc bytes, NACK, PLI, REMB
       → sender: feedback adapter → controller.on_feedback / on_remb; PLI → keyframe.
 
 The feedback really is built as transport-cc bytes and parsed again (ratecontrol.twcc), so the
@@ -15,7 +16,7 @@ model instead, as stock aiortc does. Time is float ms from the start of the call
 a clock.
 
 Delay is counted from capture; a frame is handed to the transport `encode_ms` after capture
-and shown `decode_ms` after its last packet arrived (see receiver_model).
+and shown when the decoder has decoded it, `decode_ms` per frame (see receiver).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from experiments.sim.feedback_path import (
 )
 from experiments.sim.packetizer import MediaPacket, packetize, wire_bytes
 from experiments.sim.quality_model import bits_per_pixel, psnr_db, ssim_db
-from experiments.sim.receiver_model import DECODE_MS, ReceiverConfig, ReceiverModel
+from experiments.sim.receiver import DECODE_MS, ReceiverConfig, SimReceiver
 from experiments.summary import CallSummary, FrameRecord, summarize
 from netem.link import Link, LinkConfig, Packet
 from netem.loss import BernoulliLoss
@@ -173,7 +174,7 @@ class Simulation:
         self.media_air: DelayLine[_InFlight] = DelayLine()  # propagation, sender -> receiver
         self.feedback_air: DelayLine[FeedbackMessage] = DelayLine()  # receiver -> sender
         self.encoder = EncoderModel(c.encoder, seed=c.seed)
-        self.receiver = ReceiverModel(ReceiverConfig(decode_ms=c.decode_ms, nack=c.nack))
+        self.receiver = SimReceiver(self._stamp, ReceiverConfig(nack=c.nack, decode_ms=c.decode_ms))
         self.receiver_feedback: ReceiverFeedback = (
             RembFeedback() if controller.name == AIORTC_NAME else TwccFeedback()
         )
@@ -263,7 +264,7 @@ class Simulation:
                 next_frame_ms,
                 next_timer_ms,
                 next_sample_ms,
-                _soonest(self.receiver.next_timer(), self.receiver_feedback.next_time()),
+                _soonest(self.receiver_feedback.next_time()),
             )
             # Anything due now was handled this turn; never step back or stand still.
             now = max(soonest, now + MIN_STEP_MS)
@@ -385,19 +386,25 @@ class Simulation:
         for arrived, item in self.media_air.pop_due(now):
             packet, seq, sent_ms = item.packet, item.seq, item.sent_ms
             self.receiver_feedback.on_packet(seq, packet.payload_bytes, sent_ms, arrived)
-            for shown in self.receiver.on_packet(packet, arrived):
-                self.frames[self.sent_index[shown.frame_index]].shown_ms = shown.shown_ms
+            response = self.receiver.on_packet(packet, arrived)
+            for seqs in response.nacks:
+                self._send_feedback(nack_message(list(seqs)), now)
+            if response.pli:
+                self.plis += 1
+                self._send_feedback(pli_message(), now)
+            if response.shown is not None:
+                assert response.shown.frame_id is not None
+                self.frames[response.shown.frame_id].shown_ms = response.shown.shown_at * 1000.0
+
+    def _stamp(self, frame_index: int) -> tuple[int, float]:
+        """What the picture's stamp and the sender's clock tell the receiver of a frame."""
+        frame = self.frames[self.sent_index[frame_index]]
+        return frame.frame_id, frame.captured_ms
 
     def _receiver_timers(self, now: float) -> None:
+        # Only feedback runs on a timer: the receiver's repair decisions come with packets.
         for message in self.receiver_feedback.poll(now):
             self._send_feedback(message, now)
-        self.receiver.on_timer(now)
-        nacks = self.receiver.poll_nacks(now)
-        if nacks:
-            self._send_feedback(nack_message(nacks), now)
-        if self.receiver.poll_pli(now):
-            self.plis += 1
-            self._send_feedback(pli_message(), now)
 
     def _send_feedback(self, message: FeedbackMessage, now: float) -> None:
         self.feedback_packets += 1

@@ -157,3 +157,27 @@ def test_a_packet_still_missing_is_asked_for_again_while_its_frame_waits() -> No
     assembler.add(frame1[1], 150)
     assert assembler.nacks_due(300) == []  # it came
     assert assembler.stats.nack_retries == 2
+
+
+def test_receive_asks_again_only_with_nack_on() -> None:
+    for nack in (True, False):
+        assembler = FrameAssembler(max_wait_ms=150)
+        for packet in packets_of(0, 0, 2, keyframe=True):
+            assembler.receive(packet, 0.0, nack)
+        frame1 = packets_of(1, 2, 3)
+        assembler.receive(frame1[0], 33.0, nack)
+        arrival = assembler.receive(frame1[2], 34.0, nack)  # seq 3 missing
+        assert arrival.nack_again == [] and arrival.frame is None and not arrival.pli
+        arrival = assembler.receive(packets_of(2, 5, 1)[0], 90.0, nack)
+        assert arrival.nack_again == ([3] if nack else [])
+
+
+def test_a_frame_completed_behind_a_ready_one_is_counted_as_held() -> None:
+    assembler = FrameAssembler(max_wait_ms=150)
+    feed(assembler, packets_of(0, 0, 1, keyframe=True), 0)
+    frame1 = packets_of(1, 1, 2)
+    feed(assembler, [frame1[1], *packets_of(2, 3, 1)], 33)  # frame 2 waits for frame 1
+    assert assembler.stats.frames_held == 0
+    _, frame = assembler.add(frame1[0], 40)
+    assert frame is not None and frame.timestamp == FRAME_TICKS
+    assert assembler.stats.frames_held == 1  # frame 2 goes out with the next packet
