@@ -82,7 +82,7 @@ class FrameReceiver:
     def _show(self, frame: av.VideoFrame) -> None:
         self.sink.show(frame)
         shown_at = time.time()
-        luma = frame.to_ndarray(format="gray")
+        luma = quality.luma_plane(frame)
         try:
             frame_id = read_stamp(luma)
         except ValueError:

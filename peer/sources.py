@@ -54,3 +54,14 @@ def remote_clock(spec: str, loop_frames: int) -> SourceClock:
     content = pattern()
     return SourceClock(None, DEFAULT_FPS, content.width, content.height, TESTPATTERN,
                        loop_frames)
+
+
+def check_stamped_source(spec: str) -> None:
+    """A source an experiment can score: testpattern, or clip:NAME decodable here;
+    SourceError (one line) otherwise."""
+    name = clip_name(spec)
+    if name is not None:
+        load_clip(name)
+    elif spec != TESTPATTERN:
+        raise SourceError(f"source {spec!r}: experiments send testpattern or clip:NAME, "
+                          "whose every frame the receiver can score")
