@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments.chrome_sender import CHROMIUM, LOOP_FRAMES, CaptureLog
@@ -48,3 +49,36 @@ def test_chromium_sends_through_netem_to_our_receiver(tmp_path: Path) -> None:
     assert summary["ssim_db_mean"] > 8  # the receiver measured quality against the pattern
     assert 20 < summary["delay_ms_p50"] < 1000
     assert "matched exactly" in result["reason"]
+
+
+def test_a_clip_loops_at_its_own_length_and_rate() -> None:
+    from experiments.chrome_sender import receiver_flags
+
+    assert receiver_flags("clip:bikes") == ["--remote-pattern-loop", "250",
+                                            "--remote-source", "clip:bikes"]
+    assert receiver_flags() == ["--remote-pattern-loop", str(LOOP_FRAMES),
+                                "--remote-source", "testpattern"]
+    fps = 25.0
+    samples = [{"id": n % 250, "wallCapture": 1_000_000.0 + n * 1000 / fps} for n in range(300)]
+    log = CaptureLog(samples, 250, fps)
+    captured, exact = log.captured_at(5, shown_at=1000.0 + 255 / fps + 0.1)
+    assert exact and captured == pytest.approx(1000.0 + 255 / fps)  # the second loop's
+
+
+def test_the_exported_clip_is_the_stamped_clip(tmp_path: Path) -> None:
+    from experiments.chrome_sender import source_file
+    from peer.clip_source import load_clip
+    from peer.stamp import read_stamp
+
+    exported = source_file(tmp_path, "clip:bikes")
+    assert (exported.loop_frames, exported.fps) == (250, 25.0)
+    with open(exported.path, "rb") as file:
+        assert file.readline().startswith(b"YUV4MPEG2 W640 H272 F25:1 ")
+        frame_bytes = 640 * 272 * 3 // 2
+        file.seek(len(b"FRAME\n") * 11 + frame_bytes * 10, 1)  # to frame 10
+        image = np.frombuffer(file.read(frame_bytes), np.uint8).reshape(408, 640)
+    assert read_stamp(image[:272]) == 10
+    assert np.array_equal(image, load_clip("bikes").render_i420(10))
+    assert exported.path.stat().st_size == 250 * (6 + frame_bytes) + len(
+        exported.path.open("rb").readline())
+    assert source_file(tmp_path, "clip:bikes").path == exported.path  # made once
