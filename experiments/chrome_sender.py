@@ -107,6 +107,9 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
         exported = source_file(cache_dir(), source)
     except SourceError as exc:
         return "failed", str(exc)
+    except OSError as exc:  # this call fails; the other controllers' calls still run
+        return "failed", (f"cannot export {source} for Chromium into {cache_dir()}: {exc}; "
+                          "free disk space or set XDG_CACHE_HOME")
     video = exported.path
     page_url = (signaling.address.replace("ws://", "http://").removesuffix("/ws")
                 + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"

@@ -82,3 +82,24 @@ def test_the_exported_clip_is_the_stamped_clip(tmp_path: Path) -> None:
     assert exported.path.stat().st_size == 250 * (6 + frame_bytes) + len(
         exported.path.open("rb").readline())
     assert source_file(tmp_path, "clip:bikes").path == exported.path  # made once
+
+
+def test_a_chrome_call_whose_clip_is_unknown_fails_alone(tmp_path: Path) -> None:
+    # Refused before netem or any peer starts: the sweep goes on with the other calls.
+    result = run_call(CallSpec("chrome", LinkSpec("cellular"), 5.0, "chrome",
+                               source="clip:nope"), tmp_path / "chrome")
+    assert result["status"] == "failed" and "unknown clip 'nope'" in result["reason"]
+    assert not (tmp_path / "chrome" / "netem.log").exists()
+
+
+@pytest.mark.skipif(not CHROMIUM.is_file(), reason="chromium is not installed")
+def test_a_clip_that_cannot_be_exported_fails_that_call_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from experiments.chrome_sender import run_chrome_sender
+
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_folder))
+    status, reason = run_chrome_sender(tmp_path, None, None, "room", 1.0,  # type: ignore[arg-type]
+                                       "clip:bikes")
+    assert status == "failed" and "cannot export clip:bikes" in reason and "\n" not in reason
