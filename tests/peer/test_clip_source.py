@@ -153,3 +153,13 @@ def test_the_peer_refuses_an_unknown_clip_in_one_line(capsys: pytest.CaptureFixt
                       "--source", "clip:nope"])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("peer: unknown clip 'nope'") and err.count("\n") == 1
+
+
+def test_the_test_pattern_is_still_rendered_for_scoring() -> None:
+    from peer.testpattern import render_luma
+
+    assert np.array_equal(stamped_content("testpattern", 640, 480).luma(5), render_luma(5))
+    with pytest.raises(SourceError, match="cannot render"):
+        stamped_content("camera", 640, 480)
+    with pytest.raises(SourceError, match="install the same clips on both"):
+        stamped_content("clip:bikes", 640, 480)
