@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -46,7 +47,7 @@ class FrameReceiver:
         self.sink = sink
         self.metrics = metrics
         self.decode_log = decode_log
-        self.remote_clock: SourceClock | None = None
+        self._remote_clock: SourceClock | None = None
         self.frames: list[ShownFrame] = []
         self.assembler_stats = AssemblerStats()  # over every stream of the call
         self.assembler = self.new_assembler()
@@ -57,6 +58,25 @@ class FrameReceiver:
         self._quality_busy = False
         self._quality_off = False  # the sender's content cannot be rendered here: no SSIM
         self._pending: set[asyncio.Future[ShownFrame]] = set()
+
+    @property
+    def remote_clock(self) -> SourceClock | None:
+        """What the other side announced it sends (None: nothing we can score)."""
+        return self._remote_clock
+
+    @remote_clock.setter
+    def remote_clock(self, clock: SourceClock | None) -> None:
+        if clock is not None and clock != self._remote_clock and self._measure_quality:
+            # Render the sender's content now (a clip is decoded: about a second on a loaded
+            # machine), while ICE and DTLS set up, not when the first frames want scoring.
+            with contextlib.suppress(RuntimeError):  # the call has already finished
+                self._quality_pool.submit(self._warm_content, clock)
+        self._remote_clock = clock
+
+    @staticmethod
+    def _warm_content(clock: SourceClock) -> None:
+        with contextlib.suppress(SourceError):  # the first frame's measurement says it
+            stamped_content(clock.kind, clock.width, clock.height)
 
     def new_assembler(self) -> FrameAssembler:
         """A frame assembler for a new incoming stream (a call's first, or after a restart)."""

@@ -163,3 +163,11 @@ def test_the_test_pattern_is_still_rendered_for_scoring() -> None:
         stamped_content("camera", 640, 480)
     with pytest.raises(SourceError, match="install the same clips on both"):
         stamped_content("clip:bikes", 640, 480)
+
+
+def test_the_receiver_renders_the_announced_content_before_frames_arrive() -> None:
+    load_clip.cache_clear()
+    receiver = FrameReceiver(NullSink(), MetricsLog(None), decode_log())
+    receiver.remote_clock = SourceClock(0.0, 25.0, BIKES_W, BIKES_H, "clip:bikes")
+    receiver._quality_pool.shutdown(wait=True)
+    assert load_clip.cache_info().currsize == 1  # decoded on the worker, off the call's loop
