@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments import sweep
+from experiments.duration import parse_duration, trace_length_s
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
+from experiments.sim.content import content_profile
 from netem.trace import TraceError
+from peer.file_source import SourceError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--trace", required=True, help="trace name or file (media direction)")
     sim.add_argument("--controller", default="ours", help="ours, gcc, aiortc or fixed:BPS")
-    sim.add_argument("--duration", type=float, default=30.0, help="call length in seconds")
+    sim.add_argument("--duration", type=parse_duration, default=30.0, metavar="S|full",
+                     help="call length in seconds, or full: the whole media trace (default 30)")
+    sim.add_argument("--source", default="testpattern", metavar="testpattern|clip:NAME",
+                     help="content modelled: its size, rate and quality per bit "
+                     "(experiments/sim/content.py; default testpattern)")
     sim.add_argument("--json", required=True, type=Path, help="write the summary here")
     sim.add_argument("--delay-ms", type=float, default=30.0, help="one-way delay, each way")
     sim.add_argument("--loss", type=float, default=0.0, help="random loss on the media path")
@@ -51,21 +58,26 @@ def _run_sim(args: argparse.Namespace) -> int:
     except TraceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    duration_s = trace_length_s(media) if args.duration is None else args.duration
     try:
+        content = content_profile(args.source)
         config = SimConfig(
             media_trace=media,
             feedback_trace=feedback,
             controller=args.controller,
-            duration_s=args.duration,
+            duration_s=duration_s,
             delay_ms=args.delay_ms,
             loss=args.loss,
             queue_packets=args.queue_packets,
             seed=args.seed,
+            fps=content.fps,
+            encoder=content.encoder,
+            content=content,
         )
         from ratecontrol.controllers import make_controller
 
         controller = make_controller(args.controller)
-    except ValueError as exc:
+    except (ValueError, SourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
@@ -79,7 +91,8 @@ def _run_sim(args: argparse.Namespace) -> int:
             "trace": args.trace,
             "media_trace": media.name,
             "feedback_trace": feedback.name,
-            "duration_s": args.duration,
+            "duration_s": duration_s,
+            "source": args.source,
             "delay_ms": args.delay_ms,
             "loss": args.loss,
             "queue_packets": args.queue_packets,
@@ -102,7 +115,8 @@ def _run_sim(args: argparse.Namespace) -> int:
         f"(floor {_fmt(s.signal_floor_ms_p95)}), p95 frame delay {_fmt(s.delay_ms_p95)} ms "
         f"(oracle {_fmt(s.oracle_delay_ms_p95)}), frozen {_fmt(s.freeze_ms_total)} ms, "
         f"goodput {_fmt(s.goodput_kbps)} of {_fmt(s.capacity_kbps)} kbit/s, "
-        f"SSIM {_fmt(s.ssim_db_mean, 1)} dB, {args.duration:g} s simulated in {elapsed_s:.1f} s"
+        f"SSIM {_fmt(s.ssim_db_mean, 1)} dB, "
+        f"{duration_s:g} s of {args.source} simulated in {elapsed_s:.1f} s"
     )
     return 0
 

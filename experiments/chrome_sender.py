@@ -1,6 +1,7 @@
 """The `chrome` controller: headless Chromium sends our stamped test pattern through the demo
 page, so Chromium's own WebRTC stack (libwebrtc: GCC, pacer, its VP8 rate control) is measured
-by the same Python receiver as every other controller.
+by the same Python receiver as every other controller. With `--source clip:NAME` it sends the
+stamped clip instead, one loop of it at its own frame rate (`source_file`).
 
 Chromium plays the exported pattern (`peer.y4m`) as its fake camera, looping every
 `LOOP_FRAMES` frames; the page joins the room second and offers, with relay-only TURN through
@@ -19,14 +20,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from experiments.processes import Service
+from peer.clip_source import clip_name, load_clip
 from peer.metrics import ShownFrame, summarize
 from peer.testpattern import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
-from peer.y4m import export_test_pattern
+from peer.y4m import export_content, export_test_pattern
 
 CHROMIUM = Path("/usr/bin/chromium")
 LOOP_FRAMES = 300  # 10 s at 30 fps: 138 MB of Y4M, longer than any frame delay
@@ -58,10 +61,43 @@ def pattern_file(cache: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class ExportedSource:
+    """The file Chromium plays as its camera, and how its stamps loop."""
+
+    path: Path
+    loop_frames: int
+    fps: float
+
+
+def source_file(cache: Path, source: str = "testpattern") -> ExportedSource:
+    """The exported `source` (testpattern, or clip:NAME: one loop of the stamped clip, 65 MB
+    for bikes), made once and reused; SourceError when the clip cannot be loaded."""
+    name = clip_name(source)
+    if name is None:
+        return ExportedSource(pattern_file(cache), LOOP_FRAMES, DEFAULT_FPS)
+    clip = load_clip(name)
+    path = cache / f"clip-{name}-{len(clip)}.y4m"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        export_content(partial, clip, len(clip), clip.fps)
+        partial.rename(path)
+    return ExportedSource(path, len(clip), clip.fps)
+
+
+def receiver_flags(source: str = "testpattern") -> list[str]:
+    """Flags telling our receiving peer what Chromium's looping file holds."""
+    name = clip_name(source)
+    loop_frames = LOOP_FRAMES if name is None else len(load_clip(name))
+    return ["--remote-pattern-loop", str(loop_frames), "--remote-source", source]
+
+
 def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: str,
-                      duration_s: float, ice_user: str) -> tuple[str, str]:
-    """Chromium sends for `duration_s` from the moment it connected; `ice_user` is its TURN
-    NAME:PASSWORD (netem shapes by it)."""
+                      duration_s: float, ice_user: str,
+                      source: str = "testpattern") -> tuple[str, str]:
+    """Chromium sends `source` for `duration_s` from the moment it connected; `ice_user` is
+    its TURN NAME:PASSWORD (netem shapes by it)."""
     if not CHROMIUM.is_file():
         return "skipped", f"{CHROMIUM} is not installed (apt-get install -y chromium)"
     try:
@@ -69,7 +105,16 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
         from playwright.sync_api import sync_playwright
     except ImportError:
         return "skipped", "the playwright package is not installed"
-    video = pattern_file(cache_dir())
+    from peer.file_source import SourceError
+
+    try:
+        exported = source_file(cache_dir(), source)
+    except SourceError as exc:
+        return "failed", str(exc)
+    except OSError as exc:  # this call fails; the other controllers' calls still run
+        return "failed", (f"cannot export {source} for Chromium into {cache_dir()}: {exc}; "
+                          "free disk space or set XDG_CACHE_HOME")
+    video = exported.path
     page_url = (signaling.address.replace("ws://", "http://").removesuffix("/ws")
                 + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"
                 + f"&ice_user={quote(ice_user, safe=':')}&stats=0")
@@ -94,7 +139,7 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
     except PlaywrightError as exc:
         return "failed", f"chromium: {str(exc).splitlines()[0]}"
     (folder / "chrome.json").write_text(json.dumps({"stamps": stamps}))
-    capture_log = CaptureLog(stamps)
+    capture_log = CaptureLog(stamps, exported.loop_frames, exported.fps)
     if not capture_log:
         return "failed", "could not read the stamp of Chromium's local preview"
     exact, timed = anchor_receiver_log(folder / "receiver.jsonl", capture_log)
@@ -103,9 +148,11 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
 
 
 class CaptureLog:
-    """Capture times of the looping pattern's frames, by frame number (stamp)."""
+    """Capture times of the looping file's frames, by frame number (stamp)."""
 
-    def __init__(self, stamps: list[dict[str, Any]]) -> None:
+    def __init__(self, stamps: list[dict[str, Any]], loop_frames: int = LOOP_FRAMES,
+                 fps: float = DEFAULT_FPS) -> None:
+        self.loop_frames, self.fps = loop_frames, fps
         key = "wallCapture" if any(s.get("wallCapture") for s in stamps) else "wallNow"
         self.source = "captureTime" if key == "wallCapture" else "callback time"
         self._times: dict[int, list[float]] = {}  # stamp -> capture times, one per loop
@@ -114,10 +161,10 @@ class CaptureLog:
         for sample in stamps:
             if sample.get(key) is None:
                 continue
-            if previous is not None and sample["id"] < previous - LOOP_FRAMES // 2:
+            if previous is not None and sample["id"] < previous - loop_frames // 2:
                 loops += 1
             previous = sample["id"]
-            index = sample["id"] + loops * LOOP_FRAMES  # the preview may present a frame twice
+            index = sample["id"] + loops * loop_frames  # the preview may present a frame twice
             if index not in seen:
                 seen.add(index)
                 self._times.setdefault(sample["id"], []).append(sample[key] / 1000)
@@ -127,7 +174,7 @@ class CaptureLog:
 
     def captured_at(self, frame_id: int, shown_at: float) -> tuple[float | None, bool]:
         """(capture time of `frame_id` in the loop just before `shown_at`, exact?)."""
-        earliest = shown_at - LOOP_FRAMES / DEFAULT_FPS / 2  # no frame is 5 s late
+        earliest = shown_at - self.loop_frames / self.fps / 2  # no frame is 5 s late
 
         def latest_plausible(times: list[float], shift_s: float) -> float | None:
             moved = [t + shift_s for t in times if earliest < t + shift_s <= shown_at]
@@ -139,9 +186,9 @@ class CaptureLog:
         estimates = []  # the preview skipped it: from its neighbours in the same loop
         for offset in range(-NEIGHBOUR_FRAMES, NEIGHBOUR_FRAMES + 1):
             neighbour = frame_id + offset
-            if offset and 0 <= neighbour < LOOP_FRAMES:
+            if offset and 0 <= neighbour < self.loop_frames:
                 estimate = latest_plausible(self._times.get(neighbour, []),
-                                            -offset / DEFAULT_FPS)
+                                            -offset / self.fps)
                 if estimate is not None:
                     estimates.append(estimate)
         return (max(estimates), False) if estimates else (None, False)

@@ -52,6 +52,7 @@ class CallSpec:
     duration_s: float
     label: str
     receiver_args: tuple[str, ...] = ()  # extra peer flags for the receiver, e.g. --no-nack
+    source: str = "testpattern"  # what the sender plays: testpattern or clip:NAME
 
 
 def start_netem(link: LinkSpec, folder: Path) -> Service:
@@ -85,6 +86,15 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
     room = f"x-{uuid.uuid4().hex[:10]}"
+    remote_source_args: list[str] = []
+    if spec.controller == "chrome":  # our receiver must know what Chromium's file holds
+        from experiments.chrome_sender import receiver_flags
+        from peer.file_source import SourceError
+
+        try:
+            remote_source_args = receiver_flags(spec.source)
+        except SourceError as exc:
+            return _result(folder, spec, "failed", str(exc))
     try:
         netem = start_netem(spec.link, folder)
     except ServiceError as exc:
@@ -92,10 +102,7 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
     signaling = start_signaling()
     receiver_args = ["--direction", "recvonly", "--duration", str(spec.duration_s + SETUP_SLACK_S),
                      "--metrics", str(folder / "receiver.jsonl"), *spec.receiver_args]
-    if spec.controller == "chrome":
-        from experiments.chrome_sender import LOOP_FRAMES
-
-        receiver_args += ["--remote-pattern-loop", str(LOOP_FRAMES)]
+    receiver_args += remote_source_args
     with running(netem, signaling):
         receiver = start_service(
             "receiver",
@@ -136,10 +143,11 @@ def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service
     if spec.controller == "chrome":
         from experiments.chrome_sender import run_chrome_sender
 
-        return run_chrome_sender(folder, signaling, netem, room, spec.duration_s, SENDER_USER)
+        return run_chrome_sender(folder, signaling, netem, room, spec.duration_s, SENDER_USER,
+                                 spec.source)
     command = python_command("peer", *peer_args(signaling, netem, room, SENDER_USER),
-                             "--direction",
-                             "sendonly", "--controller", spec.controller,
+                             "--direction", "sendonly", "--controller", spec.controller,
+                             "--source", spec.source,
                              "--duration", str(spec.duration_s),
                              "--metrics", str(folder / "sender.jsonl"))
     with open(folder / "sender.log", "w", encoding="utf-8") as log:

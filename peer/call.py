@@ -35,13 +35,12 @@ from peer.aiortc_glue import (
     negotiate_transport_cc,
     use_host_candidates,
 )
-from peer.metrics import MetricsLog, summarize
+from peer.metrics import DEFAULT_SOURCE_FPS, MetricsLog, summarize
 from peer.receiver import FrameReceiver
 from peer.session import CLOSE_STEP_TIMEOUT_S, MediaSession
 from peer.sink import open_sink
 from peer.source import SourceClock
-from peer.sources import open_source
-from peer.testpattern import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
+from peer.sources import open_source, remote_clock
 from ratecontrol.controllers import DEFAULT_CONTROLLER
 from signaling.client import SignalingClient, SignalingError
 
@@ -76,6 +75,7 @@ class CallConfig:
     # The other side sends the exported test pattern (peer.y4m) looping every N frames, as a
     # browser fed it by --use-file-for-fake-video-capture does, without announcing it.
     remote_pattern_loop: int | None = None
+    remote_source: str = "testpattern"  # what that file holds: testpattern or clip:NAME
 
 
 @dataclass
@@ -100,9 +100,8 @@ class Call:
         self.receiver = FrameReceiver(open_sink(config.sink), self.metrics, decode_log(),
                                       measure_quality=config.measure_quality)
         if config.remote_pattern_loop:
-            self.receiver.remote_clock = SourceClock(
-                None, DEFAULT_FPS, DEFAULT_WIDTH, DEFAULT_HEIGHT,
-                loop_frames=config.remote_pattern_loop)
+            self.receiver.remote_clock = remote_clock(config.remote_source,
+                                                      config.remote_pattern_loop)
         self.session = self._new_session(0)
         self._sent_before: Counter[str] = Counter()  # what closed sessions sent
         self.signaling = SignalingClient(config.signaling_url)
@@ -200,7 +199,7 @@ class Call:
         dlog = self.receiver.decode_log
         repair = self.receiver.assembler_stats
         clock = self.receiver.remote_clock
-        fps = clock.fps if clock is not None else DEFAULT_FPS  # the signal delay's source grid
+        fps = clock.fps if clock is not None else DEFAULT_SOURCE_FPS  # signal delay's grid
         return {
             "type": "summary",
             **summarize(self.receiver.frames, duration_s=duration_s, start_s=start_s, fps=fps,

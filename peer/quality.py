@@ -2,19 +2,32 @@
 
 SSIM follows Wang et al. (2004): 11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03.
 In dB it is -10*log10(1 - SSIM), as Salsify reports it. Both are computed at the source
-resolution: a decoded frame of another size is scaled to the source's first.
+resolution: a decoded frame of another size is scaled to the source's first. Luma is the Y
+plane as coded (`luma_plane`), never a conversion to gray: PyAV's `to_ndarray(format="gray")`
+stretches video-range Y (16..235) to 0..255, which alone caps SSIM near 11 dB and PSNR near
+29 dB for a perfect picture.
 """
 
 from __future__ import annotations
 
 import math
 
+import av
 import cv2
 import numpy as np
 
 _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
 MAX_DB = 60.0  # identical pictures would be infinite dB; cap so means stay meaningful
+
+
+def luma_plane(frame: av.VideoFrame) -> np.ndarray:
+    """The Y plane of a decoded frame, (H, W) uint8, values as coded."""
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        frame = frame.reformat(format="yuv420p")
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width].copy()
 
 
 def _match_size(decoded: np.ndarray, source: np.ndarray) -> np.ndarray:

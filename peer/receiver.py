@@ -2,7 +2,8 @@
 
 The display path is short: take the newest decoded frame (older ones are dropped, never
 queued), read its stamp, hand it to the sink, log it. Quality (SSIM/PSNR against the source
-frame regenerated from the stamp) runs on a worker thread, off that path; when the worker is
+frame regenerated from the stamp: the test pattern, or the clip the sender announced, frame
+`id mod its length`) runs on a worker thread, off that path; when the worker is
 still busy with an earlier frame, the frame is logged without quality rather than delayed.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -23,11 +25,12 @@ from aiortc.mediastreams import MediaStreamError
 
 from peer import quality
 from peer.aiortc_glue import DecodeLog, newest_frame
+from peer.file_source import SourceError
 from peer.frame_assembler import AssemblerStats, FrameAssembler
 from peer.metrics import MetricsLog, ShownFrame
 from peer.source import SourceClock
+from peer.sources import stamped_content
 from peer.stamp import read_stamp
-from peer.testpattern import pattern
 
 log = logging.getLogger("peer.receiver")
 
@@ -44,7 +47,7 @@ class FrameReceiver:
         self.sink = sink
         self.metrics = metrics
         self.decode_log = decode_log
-        self.remote_clock: SourceClock | None = None
+        self._remote_clock: SourceClock | None = None
         self.frames: list[ShownFrame] = []
         self.assembler_stats = AssemblerStats()  # over every stream of the call
         self.assembler = self.new_assembler()
@@ -53,7 +56,27 @@ class FrameReceiver:
         self._measure_quality = measure_quality
         self._quality_pool = concurrent.futures.ThreadPoolExecutor(1, "quality")
         self._quality_busy = False
+        self._quality_off = False  # the sender's content cannot be rendered here: no SSIM
         self._pending: set[asyncio.Future[ShownFrame]] = set()
+
+    @property
+    def remote_clock(self) -> SourceClock | None:
+        """What the other side announced it sends (None: nothing we can score)."""
+        return self._remote_clock
+
+    @remote_clock.setter
+    def remote_clock(self, clock: SourceClock | None) -> None:
+        if clock is not None and clock != self._remote_clock and self._measure_quality:
+            # Render the sender's content now (a clip is decoded: about a second on a loaded
+            # machine), while ICE and DTLS set up, not when the first frames want scoring.
+            with contextlib.suppress(RuntimeError):  # the call has already finished
+                self._quality_pool.submit(self._warm_content, clock)
+        self._remote_clock = clock
+
+    @staticmethod
+    def _warm_content(clock: SourceClock) -> None:
+        with contextlib.suppress(SourceError):  # the first frame's measurement says it
+            stamped_content(clock.kind, clock.width, clock.height)
 
     def new_assembler(self) -> FrameAssembler:
         """A frame assembler for a new incoming stream (a call's first, or after a restart)."""
@@ -79,7 +102,7 @@ class FrameReceiver:
     def _show(self, frame: av.VideoFrame) -> None:
         self.sink.show(frame)
         shown_at = time.time()
-        luma = frame.to_ndarray(format="gray")
+        luma = quality.luma_plane(frame)
         try:
             frame_id = read_stamp(luma)
         except ValueError:
@@ -95,7 +118,8 @@ class FrameReceiver:
             bytes=self.decode_log.size_of(frame.pts),
             keyframe=self.decode_log.is_keyframe(frame.pts),
         )
-        if self._measure_quality and clock and frame_id is not None and not self._quality_busy:
+        if (self._measure_quality and clock and frame_id is not None and not self._quality_busy
+                and not self._quality_off):
             self._quality_busy = True
             future = asyncio.get_running_loop().run_in_executor(
                 self._quality_pool, self._with_quality, record, luma, clock)
@@ -104,15 +128,24 @@ class FrameReceiver:
         else:
             self._log(record)
 
-    @staticmethod
-    def _with_quality(record: ShownFrame, luma: np.ndarray, clock: SourceClock) -> ShownFrame:
+    def _with_quality(self, record: ShownFrame, luma: np.ndarray,
+                      clock: SourceClock) -> ShownFrame:
+        """On the worker thread: the first call may decode the sender's clip (a fraction of a
+        second, once per process)."""
         assert record.frame_id is not None
-        source = pattern(clock.width, clock.height).luma(record.frame_id)
+        try:
+            content = stamped_content(clock.kind, clock.width, clock.height)
+        except SourceError as exc:
+            self._quality_off = True
+            log.warning("no SSIM/PSNR in this call: %s", exc)
+            return record
+        source = content.luma(record.frame_id)
         return dataclasses.replace(record, ssim_db=quality.ssim_db(luma, source),
                                    psnr_db=quality.psnr_db(luma, source))
 
     def _quality_done(self, record: ShownFrame, future: asyncio.Future[ShownFrame]) -> None:
         self._quality_busy = False
+        self._quality_off = False  # the sender's content cannot be rendered here: no SSIM
         self._pending.discard(future)
         if not future.cancelled() and future.exception() is None:
             record = future.result()

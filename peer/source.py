@@ -1,7 +1,8 @@
-"""Video sources. The test pattern is clocked: frame n is captured at `t0 + n / fps` on the
-wall clock, so a receiver that knows t0 and fps (sent in the offer or answer) knows every
-frame's capture time from its stamp alone. When the process falls behind, frame numbers are
-skipped, as a camera drops frames, never delayed.
+"""Video sources. The test pattern and the clips (peer.clip_source) are clocked: frame n is
+captured at `t0 + n / fps` on the wall clock, so a receiver that knows t0, fps and the content
+(sent in the offer or answer) knows every frame's capture time and picture from its stamp.
+When the process falls behind, frame numbers are skipped, as a camera drops frames, never
+delayed.
 
 A `FrameSource` yields raw I420 frames; `RawVideoTrack` turns one into an aiortc track for
 aiortc's own encoder (controller `aiortc`), while `peer.encoded_track` encodes them itself.
@@ -28,10 +29,11 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_HZ)
 
 @dataclass(frozen=True)
 class SourceClock:
-    """What a receiver needs to know of the other side's test pattern: its size (to regenerate
-    a source frame from its stamp) and, when known, its clock (to turn a stamp into a capture
-    time, seconds on the wall clock). A browser playing the exported pattern file knows the
-    size but not t0, and its stamps repeat every `loop_frames` frames."""
+    """What a receiver needs to know of the other side's stamped content: what it is (`kind`:
+    testpattern or clip:NAME) and its size (to regenerate a source frame from its stamp) and,
+    when known, its clock (to turn a stamp into a capture time, seconds on the wall clock). A
+    browser playing an exported file (peer.y4m) knows the size but not t0, and its stamps
+    repeat every `loop_frames` frames."""
 
     t0: float | None
     fps: float
@@ -98,17 +100,33 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-class TestPatternSource:
-    """The stamped test pattern, paced to the wall clock."""
+class Content(Protocol):
+    """Stamped pictures as a pure function of frame number: the test pattern or a clip.
+    `kind` names it in the source announcement, so a receiver can render the same frames."""
 
-    __test__ = False
+    @property
+    def kind(self) -> str: ...
 
-    def __init__(self, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
-                 fps: float = DEFAULT_FPS) -> None:
-        self._pattern = pattern(width, height)
-        self.width, self.height, self.fps = width, height, fps
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+    def render_i420(self, frame_id: int) -> np.ndarray: ...
+
+    def luma(self, frame_id: int) -> np.ndarray: ...
+
+
+class ClockedSource:
+    """Stamped content paced to the wall clock: frame n is due at t0 + n / fps."""
+
+    def __init__(self, content: Content, fps: float) -> None:
+        self.content = content
+        self.width, self.height, self.fps = content.width, content.height, fps
         self._t0 = time.time()
-        self.clock: SourceClock | None = SourceClock(self._t0, fps, width, height)
+        self.clock: SourceClock | None = SourceClock(self._t0, fps, self.width, self.height,
+                                                     content.kind)
         self._next_id = 0
         self.frames_captured = 0
 
@@ -121,11 +139,21 @@ class TestPatternSource:
             await asyncio.sleep(captured_at - now)
         self._next_id = frame_id + 1
         self.frames_captured += 1
-        return CapturedFrame(self._pattern.render_i420(frame_id), captured_at,
+        return CapturedFrame(self.content.render_i420(frame_id), captured_at,
                              round(frame_id * VIDEO_CLOCK_HZ / fps))
 
     def close(self) -> None:
         pass
+
+
+class TestPatternSource(ClockedSource):
+    """The stamped test pattern, paced to the wall clock."""
+
+    __test__ = False
+
+    def __init__(self, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
+                 fps: float = DEFAULT_FPS) -> None:
+        super().__init__(pattern(width, height), fps)
 
 
 class RawVideoTrack(MediaStreamTrack):

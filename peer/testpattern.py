@@ -48,6 +48,7 @@ class TestPattern:
     """Renders frame n of the pattern at one resolution; textures are built once."""
 
     __test__ = False  # not a pytest class
+    kind = "testpattern"  # its name in a source announcement (peer.source.SourceClock)
 
     def __init__(self, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT) -> None:
         if width % 2 or height % 2 or width < 64 or height < 48:

