@@ -44,6 +44,7 @@ def open_client(address: str | None = None, workers: int | None = None,
                 raise ConnectionError(f"no Dask scheduler at {address} ({exc}); start one with "
                                       "`dask scheduler` (see the README)") from None
             with client:
+                check_code(client)
                 yield client
             return
         n = workers or os.cpu_count() or 1
@@ -51,6 +52,22 @@ def open_client(address: str | None = None, workers: int | None = None,
                           dashboard_address=None, resources=dict(resources or {})) as cluster, \
                 Client(cluster) as client:
             yield client
+
+
+def _project_root() -> str:
+    import experiments
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(experiments.__file__)))
+
+
+def check_code(client: Client) -> None:
+    """ValueError naming the workers that cannot import this repository's code."""
+    roots = client.run(_project_root, on_error="return")
+    missing = sorted(w for w, root in roots.items() if not isinstance(root, str))
+    if missing:
+        raise ValueError(f"workers {', '.join(missing)} cannot import the repository's code: "
+                         "start them from the repository folder with PYTHONPATH=$PWD "
+                         "(see the README)")
 
 
 def run_tasks(client: Client, fn: Callable[..., Any], tasks: Mapping[str, Sequence[Any]],

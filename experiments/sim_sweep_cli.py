@@ -99,7 +99,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         try:
             with open_client(args.cluster, args.workers) as client:
                 counts = run_grid(client, todo, out, _progress(len(todo)))
-        except ConnectionError as exc:
+        except (ConnectionError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:

@@ -39,6 +39,7 @@ class Plan:
     link: LinkSpec  # trace field unused: one per trace
     out: Path
     jobs: int = 1
+    cluster: str | None = None  # a Dask scheduler's address: each call a task there
 
     def calls(self) -> list[tuple[str, CallSpec, Path]]:
         calls = []
@@ -73,6 +74,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--repeat", type=int, default=1, help="calls per controller and trace")
     run.add_argument("--jobs", type=int, default=1, help="calls at a time (default 1)")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                     help="run each call on a Dask worker of this scheduler (workers declare "
+                          "--resources call=1; see the README); --jobs is then unused")
     run.set_defaults(handler=run_command)
 
 
@@ -91,7 +95,7 @@ def parse_plan(args: argparse.Namespace) -> Plan:
         raise ValueError("--loss is a probability in [0, 1)")
     return Plan(traces, controllers, args.repeat, args.duration,
                 LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
-                args.jobs)
+                args.jobs, args.cluster)
 
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
@@ -122,6 +126,8 @@ def run_plan(plan: Plan) -> list[dict[str, Any]]:
     calls = plan.calls()
     results: list[dict[str, Any]] = []
     bar = tqdm(total=len(calls), unit="call", file=sys.stderr, dynamic_ncols=True)
+    if plan.cluster:
+        return _run_on_cluster(plan.cluster, calls, results, bar)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(plan.jobs, len(calls))))
     try:
         futures = {pool.submit(run_call, spec, folder): spec for _, spec, folder in calls}
@@ -136,6 +142,28 @@ def run_plan(plan: Plan) -> list[dict[str, Any]]:
     finally:
         bar.close()
         pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def _run_on_cluster(address: str, calls: list[tuple[str, CallSpec, Path]],
+                    results: list[dict[str, Any]], bar: tqdm) -> list[dict[str, Any]]:
+    from experiments.cluster import open_client
+    from experiments.cluster_calls import run_calls
+
+    def finished(result: dict[str, Any]) -> None:
+        results.append(result)
+        bar.set_postfix_str(f"{result['label']}: {result['status']}")
+        bar.update()
+
+    try:
+        with open_client(address) as client:
+            run_calls(client, [(spec, folder) for _, spec, folder in calls], finished)
+    except KeyboardInterrupt:
+        print("\ninterrupted: reporting the calls that finished", file=sys.stderr)
+    except (ConnectionError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    finally:
+        bar.close()
     return results
 
 
