@@ -34,8 +34,10 @@ Outcome = Callable[[str, Any, str | None], None]  # (key, value or None, error o
 
 @contextmanager
 def open_client(address: str | None = None, workers: int | None = None,
-                resources: Mapping[str, float] | None = None) -> Iterator[Client]:
-    """A client on `address`, or on a LocalCluster of `workers` processes (default: cores)."""
+                resources: Mapping[str, float] | None = None,
+                threads: int = 1) -> Iterator[Client]:
+    """A client on `address`, or on a LocalCluster of `workers` processes (default: cores)
+    of `threads` threads each, every one declaring `resources`."""
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         if address:
             try:
@@ -48,8 +50,8 @@ def open_client(address: str | None = None, workers: int | None = None,
                 yield client
             return
         n = workers or os.cpu_count() or 1
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=None, resources=dict(resources or {})) as cluster, \
+        with LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
+                          dashboard_address=":0", resources=dict(resources or {})) as cluster, \
                 Client(cluster) as client:
             yield client
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
+
+from distributed import get_worker
 
 from experiments.cluster import CALL_RESOURCE, run_tasks
 from experiments.run import CallSpec, run_call
@@ -32,7 +35,10 @@ def call_task(spec: CallSpec, up: Trace, down: Trace | None) -> tuple[dict[str, 
         here = Path(tmp)
         trace = _write_traces(here / "traces", spec.link.trace, up, down)
         folder = here / "call"
+        started_at = time.time()
         result = run_call(replace(spec, link=replace(spec.link, trace=trace)), folder)
+        result = {**result, "worker": get_worker().address, "started_at": started_at}
+        (folder / "result.json").write_text(json.dumps(result, indent=1))
         # The spec as submitted: the trace's name, not the worker's temporary copy.
         (folder / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
         files = {p.relative_to(folder).as_posix(): p.read_bytes()
