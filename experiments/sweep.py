@@ -2,7 +2,8 @@
 
 Calls run `--jobs` at a time (each call is two peers, a relay and a signaling server: on two
 cores one at a time is what keeps the measurement honest; see the README). Ctrl-C stops the
-calls under way and still reports every call that finished.
+calls under way and still reports every call that finished. With `--cluster tcp://H:P` each
+call is a task on a Dask worker instead (experiments.cluster_calls; --jobs is then unused).
 """
 
 from __future__ import annotations
