@@ -16,6 +16,8 @@ DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 (the README says so).
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -50,10 +52,23 @@ def open_client(address: str | None = None, workers: int | None = None,
                 yield client
             return
         n = workers or os.cpu_count() or 1
-        with LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
-                          dashboard_address=":0", resources=dict(resources or {})) as cluster, \
-                Client(cluster) as client:
+        with _sigint_ignored():  # the worker processes inherit it: Ctrl-C is the submitter's
+            cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
+                                   dashboard_address=":0", resources=dict(resources or {}))
+        with cluster, Client(cluster) as client:
             yield client
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _project_root() -> str:

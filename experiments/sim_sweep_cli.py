@@ -92,13 +92,13 @@ def sweep_command(args: argparse.Namespace) -> int:
     print(f"{len(todo)} of {len(runs)} runs to do", file=sys.stderr)
     started = time.monotonic()
     interrupted = False
-    counts = {"ok": 0, "failed": 0}
+    counts = {"ok": 0, "failed": 0}  # of this invocation, Ctrl-C or not
     if todo:
         from experiments.cluster import open_client
 
         try:
             with open_client(args.cluster, args.workers) as client:
-                counts = run_grid(client, todo, out, _progress(len(todo)))
+                run_grid(client, todo, out, _progress(len(todo), counts))
         except (ConnectionError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -114,13 +114,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0 if counts["failed"] == 0 else 1
 
 
-def _progress(total: int) -> Any:
-    done = [0]
-
+def _progress(total: int, counts: dict[str, int]) -> Any:
     def report(run: SimRun, error: str | None) -> None:
-        done[0] += 1
+        counts["ok" if error is None else "failed"] += 1
         what = "ok" if error is None else f"FAILED: {error}"
-        print(f"[{done[0]}/{total}] {run.relpath().with_suffix('')}: {what}", file=sys.stderr)
+        print(f"[{sum(counts.values())}/{total}] {run.relpath().with_suffix('')}: {what}",
+              file=sys.stderr)
 
     return report
 
