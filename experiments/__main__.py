@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments import sweep
+from experiments import sim_sweep_cli, sweep
 from experiments.duration import parse_duration, trace_length_s
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
 from experiments.sim.content import content_profile
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--plot", type=Path, help="also draw rate and delay into this PNG")
     sim.set_defaults(handler=_run_sim)
     sweep.add_parser(commands)
+    sim_sweep_cli.add_parser(commands)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 Calls run `--jobs` at a time (each call is two peers, a relay and a signaling server: on two
 cores one at a time is what keeps the measurement honest; see the README). Ctrl-C stops the
-calls under way and still reports every call that finished.
+calls under way and still reports every call that finished. With `--cluster tcp://H:P` each
+call is a task on a Dask worker instead (experiments.cluster_calls; --jobs is then unused).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Plan:
     out: Path
     jobs: int = 1
     source: str = "testpattern"  # what every sender plays: testpattern or clip:NAME
+    cluster: str | None = None  # a Dask scheduler's address: each call a task there
 
     def duration_for(self, trace: str) -> float:
         return call_duration_s(self.duration_s, trace)
@@ -85,6 +87,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--repeat", type=int, default=1, help="calls per controller and trace")
     run.add_argument("--jobs", type=int, default=1, help="calls at a time (default 1)")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                     help="run each call on a Dask worker of this scheduler (workers declare "
+                          "--resources call=1; see the README); --jobs is then unused")
     run.set_defaults(handler=run_command)
 
 
@@ -104,7 +109,7 @@ def parse_plan(args: argparse.Namespace) -> Plan:
         raise ValueError("--loss is a probability in [0, 1)")
     return Plan(traces, controllers, args.repeat, args.duration,
                 LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
-                args.jobs, args.source)
+                args.jobs, args.source, args.cluster)
 
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
@@ -136,6 +141,8 @@ def run_plan(plan: Plan) -> list[dict[str, Any]]:
     calls = plan.calls()
     results: list[dict[str, Any]] = []
     bar = tqdm(total=len(calls), unit="call", file=sys.stderr, dynamic_ncols=True)
+    if plan.cluster:
+        return _run_on_cluster(plan.cluster, calls, results, bar)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(plan.jobs, len(calls))))
     try:
         futures = {pool.submit(run_call, spec, folder): spec for _, spec, folder in calls}
@@ -150,6 +157,28 @@ def run_plan(plan: Plan) -> list[dict[str, Any]]:
     finally:
         bar.close()
         pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def _run_on_cluster(address: str, calls: list[tuple[str, CallSpec, Path]],
+                    results: list[dict[str, Any]], bar: tqdm) -> list[dict[str, Any]]:
+    from experiments.cluster import open_client
+    from experiments.cluster_calls import run_calls
+
+    def finished(result: dict[str, Any]) -> None:
+        results.append(result)
+        bar.set_postfix_str(f"{result['label']}: {result['status']}")
+        bar.update()
+
+    try:
+        with open_client(address) as client:
+            run_calls(client, [(spec, folder) for _, spec, folder in calls], finished)
+    except KeyboardInterrupt:
+        print("\ninterrupted: reporting the calls that finished", file=sys.stderr)
+    except (ConnectionError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    finally:
+        bar.close()
     return results
 
 
