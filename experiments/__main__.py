@@ -16,6 +16,7 @@ from experiments import sim_sweep_cli, sweep
 from experiments.duration import parse_duration, trace_length_s
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
 from experiments.sim.content import content_profile
+from experiments.sim.output import sim_output
 from netem.trace import TraceError
 from peer.file_source import SourceError
 
@@ -84,23 +85,7 @@ def _run_sim(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = simulate(config, controller)
     elapsed_s = time.perf_counter() - started
-    out = {
-        **{k: round(v, 3) if isinstance(v, float) else v
-           for k, v in result.summary.to_json().items()},
-        "controller": args.controller,
-        "settings": {
-            "trace": args.trace,
-            "media_trace": media.name,
-            "feedback_trace": feedback.name,
-            "duration_s": duration_s,
-            "source": args.source,
-            "delay_ms": args.delay_ms,
-            "loss": args.loss,
-            "queue_packets": args.queue_packets,
-            "seed": args.seed,
-        },
-        "sim_wall_s": round(elapsed_s, 3),
-    }
+    out = sim_output(result, args.trace, elapsed_s)
     try:
         args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         if args.plot is not None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from experiments.controller_params import build_controller, default_config, with_value
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
+from experiments.sim.output import sim_output
 from netem.trace import Trace
 
 Params = tuple[tuple[str, str], ...]  # (dotted path, value as given) in --set order
@@ -109,16 +110,7 @@ def run_one(run: SimRun, media: Trace, feedback: Trace) -> dict[str, Any]:
     started = time.perf_counter()
     result = simulate(sim_config, build_controller(run.controller, config))
     elapsed_s = time.perf_counter() - started
-    return {
-        **{k: round(v, 3) if isinstance(v, float) else v for k, v in result.summary.to_json().items()},
-        "controller": run.controller,
-        "settings": {"trace": run.trace, "media_trace": media.name,
-                     "feedback_trace": feedback.name, "duration_s": run.duration_s,
-                     "delay_ms": run.delay_ms, "loss": run.loss,
-                     "queue_packets": run.queue_packets, "seed": run.seed},
-        "set": dict(run.params),
-        "sim_wall_s": round(elapsed_s, 3),
-    }
+    return {**sim_output(result, run.trace, elapsed_s), "set": dict(run.params)}
 
 
 def pending(runs: Sequence[SimRun], out: Path) -> list[SimRun]:

@@ -18,8 +18,7 @@ from typing import Any
 from experiments.sim.call import QUEUE_PACKETS
 from experiments.sim_sweep import Grid, SimRun, parse_seeds, parse_set, pending, run_grid
 from experiments.sweep_report import (
-    AUTO_METRIC,
-    choose_metric,
+    DEFAULT_METRIC,
     format_table,
     plot_metric,
     table_rows,
@@ -45,9 +44,8 @@ def add_parser(commands: Any) -> None:
     sweep.add_argument("--set", action="append", default=[], metavar="PATH=V1,V2,...",
                        help="controller parameter by dotted path, e.g. "
                             "coupler.target_delay_ms=5,10,20 (repeat for a product)")
-    sweep.add_argument("--metric", default=AUTO_METRIC,
-                       help="summary key to tabulate and plot (default: signal_delay_ms_p95 "
-                            "when the summaries have it, else delay_ms_p95)")
+    sweep.add_argument("--metric", default=DEFAULT_METRIC,
+                       help=f"summary key to tabulate and plot (default: {DEFAULT_METRIC})")
     sweep.add_argument("--cluster", metavar="tcp://HOST:PORT", help="a Dask scheduler")
     sweep.add_argument("--workers", type=int, help="LocalCluster processes (default: cores)")
     sweep.add_argument("--delay-ms", type=float, default=30.0, help="one-way delay, each way")
@@ -134,7 +132,6 @@ def load_results(runs: list[SimRun], out: Path) -> dict[SimRun, dict[str, Any] |
 
 def _finish(runs: list[SimRun], out: Path, metric: str) -> str:
     results = load_results(runs, out)
-    metric = choose_metric(metric, [r for r in results.values() if r is not None])
     rows = table_rows(runs, results, metric)
     write_table(rows, out / "table.csv")
     plot = out / f"{metric}.png"

@@ -16,19 +16,9 @@ from typing import Any
 
 from experiments.sim_sweep import SimRun
 
-AUTO_METRIC = "auto"
-PREFERRED_METRICS = ("signal_delay_ms_p95", "delay_ms_p95")  # the first one the summaries have
+DEFAULT_METRIC = "signal_delay_ms_p95"  # Salsify's headline figure
 COLUMNS = ("trace", "controller", "set", "ok", "failed", "median", "min", "max",
            "ssim_db_mean", "goodput_kbps")
-
-
-def choose_metric(metric: str, results: Sequence[dict[str, Any]]) -> str:
-    if metric != AUTO_METRIC:
-        return metric
-    for name in PREFERRED_METRICS:
-        if any(r.get(name) is not None for r in results):
-            return name
-    return PREFERRED_METRICS[-1]
 
 
 def table_rows(runs: Sequence[SimRun], results: dict[SimRun, dict[str, Any] | None],

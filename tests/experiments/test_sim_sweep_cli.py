@@ -21,7 +21,7 @@ def test_a_sweep_writes_runs_table_and_plot_and_resume_fills_the_gap(
         f"cellular/ours/coupler.target_delay_ms={v}/seed-{s}.json"
         for v in (20, 5) for s in (0, 1)]
     assert (out / "table.csv").read_text().count("\n") == 3  # header and one row per value
-    assert (out / "delay_ms_p95.png").stat().st_size > 1000
+    assert (out / "signal_delay_ms_p95.png").stat().st_size > 1000
     assert json.loads(results[0].read_text())["set"] == {"coupler.target_delay_ms": "20"}
 
     # The same keys as `experiments sim` writes (plus `set`, the parameters changed).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments.sim_sweep import SimRun
-from experiments.sweep_report import choose_metric, format_table, plot_metric, table_rows
+from experiments.sweep_report import format_table, plot_metric, table_rows
 
 
 def test_rows_take_median_min_max_over_seeds_and_count_failures(tmp_path: Path) -> None:
@@ -21,10 +21,3 @@ def test_rows_take_median_min_max_over_seeds_and_count_failures(tmp_path: Path) 
     assert "delay_ms_p95 median" in format_table(rows, "delay_ms_p95")
     plot_metric(rows, "delay_ms_p95", tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
-
-
-def test_auto_metric_prefers_signal_delay_when_summaries_have_it() -> None:
-    assert choose_metric("auto", [{"delay_ms_p95": 1.0}]) == "delay_ms_p95"
-    assert choose_metric("auto", [{"delay_ms_p95": 1.0, "signal_delay_ms_p95": 2.0}]) == \
-        "signal_delay_ms_p95"
-    assert choose_metric("goodput_kbps", [{}]) == "goodput_kbps"
