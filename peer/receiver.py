@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import av
@@ -40,8 +41,10 @@ class Sink(Protocol):
 
 class FrameReceiver:
     def __init__(self, sink: Sink, metrics: MetricsLog, decode_log: DecodeLog,
-                 measure_quality: bool = True) -> None:
+                 measure_quality: bool = True,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.sink = sink
+        self._wall_clock = wall_clock  # the call's clock (peer.clock), mapped to wall time
         self.metrics = metrics
         self.decode_log = decode_log
         self.remote_clock: SourceClock | None = None
@@ -61,7 +64,7 @@ class FrameReceiver:
         return self.assembler
 
     def on_keyframe_request(self) -> None:
-        self.metrics.write({"type": "event", "event": "pli", "at": time.time()})
+        self.metrics.write({"type": "event", "event": "pli", "at": self._wall_clock()})
 
     async def consume(self, track: MediaStreamTrack) -> None:
         """Show frames from `track` until it ends."""
@@ -78,7 +81,7 @@ class FrameReceiver:
 
     def _show(self, frame: av.VideoFrame) -> None:
         self.sink.show(frame)
-        shown_at = time.time()
+        shown_at = self._wall_clock()
         luma = frame.to_ndarray(format="gray")
         try:
             frame_id = read_stamp(luma)

@@ -10,7 +10,7 @@ import struct
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from peer.aiortc_glue import HostCandidates, deliver_decrypted, receive_guard_stats
+from peer.aiortc_glue import HostCandidates, deliver_decrypted
 from peer.call import CallConfig
 from tools.hostile import RTCP_PSFB, FaultRecorder, Kind, LivePair, Mutator, Target, attack
 
@@ -67,8 +67,8 @@ def test_stranger_datagrams_that_used_to_end_a_call() -> None:
         try:
             await pair.connect()
             assert await pair.wait_frames(10, 20.0)
-            guard = receive_guard_stats()
-            empty0, stun0 = guard.empty, guard.malformed_stun
+            guards = [side.guard for side in pair.sides]  # per call: counted apart
+            assert all(vars(g) == vars(guards[0].__class__()) for g in guards)
             short_lifetime = (struct.pack("!HHI", 0x0001, 8, 0x2112A442) + bytes(12)
                               + struct.pack("!HH", 0x000D, 2) + b"\x00\x01\x00\x00")
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -80,12 +80,16 @@ def test_stranger_datagrams_that_used_to_end_a_call() -> None:
             sock.close()
             assert await pair.wait_frames(20, 20.0)
             assert [side.state for side in pair.sides] == ["connected", "connected"]
-            assert guard.empty - empty0 == 2 and guard.malformed_stun - stun0 == 2
+            assert [(g.empty, g.malformed_stun) for g in guards] == [(1, 1), (1, 1)]
+            # Each call's decode log holds what its own decoder saw: at least the frames it
+            # showed, at most what the other side encoded (one shared log held both sides').
+            for side, other in zip(pair.sides, reversed(pair.sides), strict=True):
+                encoded = other.call.session.sent_stats()["frames_encoded"]
+                assert side.frames_shown <= side.call.decode_log.frames <= encoded
             assert sum(side.srtp.too_long for side in pair.sides if side.srtp) == 4
             # Authenticated but malformed: a REMB claiming 5 SSRCs and holding none; RTP with
             # a 1-byte transport-cc extension element; RTP from 80 new SSRCs.
             transport = pair.sides[0].transceiver().receiver.transport
-            rtcp0, rtp0, ssrc0 = guard.malformed_rtcp, guard.malformed_rtp, guard.unknown_ssrc
             remb = struct.pack("!BBHII", 0x8F, RTCP_PSFB, 4, 1, 0) + b"REMB" + b"\x05\x00\x00\x01"
             await deliver_decrypted(transport, remb)
             sdp = pair.sides[0].call.pc.localDescription.sdp
@@ -96,8 +100,11 @@ def test_stranger_datagrams_that_used_to_end_a_call() -> None:
             for ssrc in range(80):
                 await deliver_decrypted(transport, struct.pack("!BBHII", 0x80, vp8, ssrc, 0,
                                                                1000 + ssrc) + b"\x10\x00")
-            assert guard.malformed_rtcp - rtcp0 == 1 and guard.malformed_rtp - rtp0 >= 1
-            assert guard.unknown_ssrc - ssrc0 >= 76
+            guard, other = guards
+            assert guard.malformed_rtcp == 1 and guard.malformed_rtp >= 1
+            assert guard.unknown_ssrc >= 76
+            # ... all of it on side 0's call: side 1 counted none of it
+            assert (other.malformed_rtcp, other.malformed_rtp, other.unknown_ssrc) == (0, 0, 0)
             await asyncio.sleep(2.0)  # the receiver's RR task runs every 0.5-1.5 s
             assert await pair.wait_frames(10, 20.0)
         finally:
