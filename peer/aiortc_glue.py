@@ -38,7 +38,7 @@ from aiortc import (
 )
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpHeaderExtensionParameters
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket, is_rtcp
+from aiortc.rtp import RTCP_RTPFB_NACK, RTP_HISTORY_SIZE, RtcpRtpfbPacket, RtpPacket, is_rtcp
 from av.frame import Frame
 
 from peer.frame_assembler import FrameAssembler, IncomingPacket
@@ -221,6 +221,7 @@ def newest_frame(track: MediaStreamTrack, frame: Frame) -> tuple[Frame, int]:
 
 
 _NACK_GENERATOR = "_RTCRtpReceiver__nack_generator"  # None when aiortc sends no NACK
+RTP_SEQ_MODULO = 1 << 16
 
 
 class _AssemblerAsJitterBuffer:
@@ -273,6 +274,44 @@ def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler,
         raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
     setattr(receiver, attribute,
             _AssemblerAsJitterBuffer(receiver, assembler, on_keyframe_request, now_ms))
+
+
+class _BoundedNackGenerator:
+    """aiortc's NackGenerator with the same output at a bounded cost. aiortc marks every
+    sequence number between the newest and an arriving packet's as missing one by one, then
+    keeps only the last RTP_HISTORY_SIZE (128): one packet 30,000 ahead (forged by a peer, or
+    corrupt) costs 30,000 steps, some 4 ms, and a flood of them freezes the event loop. This
+    marks only the numbers that would be kept. aiortc reads `add(packet) -> bool` (a gap
+    appeared: send a NACK of `missing`) and `missing`."""
+
+    def __init__(self) -> None:
+        self.max_seq: int | None = None
+        self.missing: set[int] = set()
+
+    def add(self, packet: RtpPacket) -> bool:
+        seq = packet.sequence_number
+        if self.max_seq is None:
+            self.max_seq = seq
+            return False
+        ahead = (seq - self.max_seq) % RTP_SEQ_MODULO
+        if ahead == 0 or ahead >= RTP_SEQ_MODULO // 2:  # a duplicate, or late: no longer missing
+            self.missing.discard(seq)
+            return False
+        gap = range(max(1, ahead - RTP_HISTORY_SIZE), ahead)
+        self.missing.update((self.max_seq + i) % RTP_SEQ_MODULO for i in gap)
+        self.max_seq = seq
+        self.missing = {s for s in self.missing
+                        if (seq - s) % RTP_SEQ_MODULO <= RTP_HISTORY_SIZE}
+        return ahead > 1
+
+
+def bound_nacks(receiver: RTCRtpReceiver) -> None:
+    """Give the video receiver a NACK generator whose cost does not grow with a sequence
+    number's jump (see _BoundedNackGenerator); a receiver sending no NACK is left alone."""
+    if not hasattr(receiver, _NACK_GENERATOR):
+        raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
+    if getattr(receiver, _NACK_GENERATOR) is not None:
+        setattr(receiver, _NACK_GENERATOR, _BoundedNackGenerator())
 
 
 def stop_nacks(receiver: RTCRtpReceiver) -> None:

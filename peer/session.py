@@ -24,6 +24,7 @@ from peer.aiortc_glue import (
     HostCandidates,
     ReceiveGuardStats,
     assemble_frames_at_once,
+    bound_nacks,
     guard_ice_receive,
     hook_transport,
     ice_servers,
@@ -88,7 +89,9 @@ class MediaSession:
         log_decoding(transceiver.receiver, parts.decode_log)
         assemble_frames_at_once(transceiver.receiver, receiver.new_assembler(), clock.now_ms,
                                 receiver.on_keyframe_request)
-        if not nack:
+        if nack:
+            bound_nacks(transceiver.receiver)
+        else:
             stop_nacks(transceiver.receiver)
         self.congestion = CongestionControl(self.controller, sender_ssrc(transceiver.sender))
         self.congestion.start(hook_transport(transceiver, self.congestion, parts.guard,
