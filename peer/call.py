@@ -373,7 +373,7 @@ class Call:
     async def _accept_offer(self, offer: sig.AcceptOffer) -> None:
         """The first offer starts the call; a later one restarts it on a new session."""
         if offer.restart:
-            for action in self.policy.offer_received(self.clock.now_s()):
+            for action in self.policy.offer_received(self.clock.now_s(), offer.session):
                 if isinstance(action, rp.NewSession):
                     await self._replace_session(action.number)
                     self._event("restart-answered", session=action.number)

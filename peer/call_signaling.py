@@ -24,6 +24,7 @@ class AcceptOffer:
     sdp: str
     source: Any  # the other side's SourceClock, as JSON, or None
     restart: bool  # a new session replaces the current one before the offer is taken
+    session: int | None = None  # the offerer's number for it, which our answer then names
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,12 @@ class CallSignaling:
             if not isinstance(sdp, str):
                 return [Warn(f"ignored an {kind} without an sdp string")]
             restart, self._described = self._described, True
+            session = message.get("session")
+            number = session if isinstance(session, int) and not isinstance(session, bool) else None
             if kind == "offer":
                 self.remote_id = sender if isinstance(sender, str) else self.remote_id
-                return [AcceptOffer(sdp, message.get("source"), restart)]
-            session = message.get("session")
-            is_number = isinstance(session, int) and not isinstance(session, bool)
-            return [TakeAnswer(sdp, message.get("source"), session if is_number else None)]
+                return [AcceptOffer(sdp, message.get("source"), restart, number)]
+            return [TakeAnswer(sdp, message.get("source"), number)]
         if kind == "candidate":
             data = message.get("candidate")
             if data is not None and not isinstance(data, dict):

@@ -126,13 +126,15 @@ class RestartPolicy:
         if session == self.session and self.phase is Phase.RESTARTING:
             self._next_offer_s = now_s + self.config.attempt_s
 
-    def offer_received(self, now_s: float) -> list[Action]:
-        """The other side offered a new session (a restart): take it, and keep waiting for
+    def offer_received(self, now_s: float, session: int | None = None) -> list[Action]:
+        """The other side offered a new session (a restart), numbered `session` by it: take
+        it under that number (so that our answer names what it answers), and keep waiting for
         it to connect at most `give_up_s` from the loss (or from now, if we had not noticed
         the loss)."""
         if self.phase is Phase.ENDED:
             return []
-        self.session += 1
+        newer = session is not None and session > self.session
+        self.session = session if newer and session is not None else self.session + 1
         if self.phase is not Phase.AWAITING:
             self.phase = Phase.AWAITING
             self._give_up_s = now_s + self.config.give_up_s

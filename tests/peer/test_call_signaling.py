@@ -26,9 +26,9 @@ def test_the_first_offer_starts_the_call_and_later_ones_restart_it() -> None:
     talk = CallSignaling()
     talk.joined([])
     offer = {"type": "offer", "sdp": "v=0", "from": "b", "session": 0, "source": None}
-    assert talk.receive(offer) == [AcceptOffer("v=0", None, restart=False)]
+    assert talk.receive(offer) == [AcceptOffer("v=0", None, restart=False, session=0)]
     assert talk.remote_id == "b"
-    assert talk.receive({**offer, "session": 1}) == [AcceptOffer("v=0", None, restart=True)]
+    assert talk.receive({**offer, "session": 1}) == [AcceptOffer("v=0", None, True, 1)]
     assert talk.description("answer", "v=1", 1, None) == {
         "type": "answer", "sdp": "v=1", "to": "b", "session": 1}
 

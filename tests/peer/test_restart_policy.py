@@ -109,6 +109,13 @@ def test_the_answerer_waits_for_the_offerers_new_session_then_gives_up() -> None
         GiveUp("connection lost; no new session within 60 s", failed=False)]
 
 
+def test_the_answerer_numbers_a_new_session_as_the_offerer_did() -> None:
+    policy = connected(offerer=False)
+    assert policy.offer_received(5.0, session=4) == [NewSession(4, offer=False)]
+    assert policy.answer_is_current(4)
+    assert policy.offer_received(8.0, session=2) == [NewSession(5, offer=False)]  # not back
+
+
 def test_the_answerer_takes_a_restart_it_had_not_noticed_the_need_for() -> None:
     policy = connected(offerer=False)
     assert policy.offer_received(5.0) == [NewSession(1, offer=False)]
