@@ -41,7 +41,7 @@ from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpHeaderExtensionParame
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket, is_rtcp
 from av.frame import Frame
 
-from peer.frame_assembler import FrameAssembler, IncomingPacket
+from peer.frame_assembler import AssembledFrame, FrameAssembler, IncomingPacket
 from peer.nack_generator import BoundedNackGenerator
 
 
@@ -165,17 +165,36 @@ class DecodeLog:
 class _LoggingDecoderQueue(queue.Queue):
     """Stands in for a receiver's decoder queue: each (codec, encoded frame) aiortc hands
     its decoder thread is logged on the way in, with the RTP timestamp the decoded frame
-    keeps as its pts (aiortc maps it before the put)."""
+    keeps as its pts (aiortc maps it before the put).
+
+    aiortc queues at most one frame per packet; the frames our assembler freed with it
+    (`follow_with`) are queued right behind it, their timestamps mapped as aiortc mapped it.
+    """
 
     def __init__(self, log: DecodeLog) -> None:
         super().__init__()
         self._log = log
+        self._following: tuple[int, list[AssembledFrame]] | None = None
+
+    def follow_with(self, rtp_timestamp: int, frames: list[AssembledFrame]) -> None:
+        """The next frame aiortc puts (RTP timestamp `rtp_timestamp`) brings `frames`."""
+        self._following = (rtp_timestamp, frames) if frames else None
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is not None:
-            _codec, encoded_frame = item
-            self._log.record(encoded_frame.timestamp, encoded_frame.data)
+        if item is None:
+            super().put(item, block, timeout)
+            return
+        codec, encoded_frame = item
+        self._log.record(encoded_frame.timestamp, encoded_frame.data)
         super().put(item, block, timeout)
+        following, self._following = self._following, None
+        if following is None:
+            return
+        first_rtp_timestamp, frames = following
+        for frame in frames:
+            mapped = encoded_frame.timestamp + (frame.timestamp - first_rtp_timestamp) % (1 << 32)
+            self._log.record(mapped, frame.data)
+            super().put((codec, JitterFrame(frame.data, mapped)), block, timeout)
 
 
 class _CountingEvent(threading.Event):
@@ -232,9 +251,10 @@ class _AssemblerAsJitterBuffer:
 
     def __init__(self, receiver: RTCRtpReceiver, assembler: FrameAssembler,
                  on_keyframe_request: Callable[[], None] | None,
-                 now_ms: Callable[[], float]) -> None:
+                 now_ms: Callable[[], float], decoder_queue: _LoggingDecoderQueue) -> None:
         self.receiver = receiver
         self.assembler = assembler
+        self._decoder_queue = decoder_queue
         self._now_ms = now_ms
         self._on_keyframe_request = on_keyframe_request
         self._sending: set[asyncio.Task[None]] = set()
@@ -258,8 +278,11 @@ class _AssemblerAsJitterBuffer:
                 self.receiver._send_rtcp_nack(packet.ssrc, arrival.nack_again))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        frame = arrival.frame
-        return arrival.pli, (JitterFrame(frame.data, frame.timestamp) if frame else None)
+        if not arrival.frames:
+            return arrival.pli, None
+        first, *rest = arrival.frames
+        self._decoder_queue.follow_with(first.timestamp, rest)
+        return arrival.pli, JitterFrame(first.data, first.timestamp)
 
 
 def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler,
@@ -268,13 +291,17 @@ def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler,
     """Replace the video receiver's jitter buffer (aiortc keeps it in a private attribute
     set in RTCRtpReceiver.__init__) with our frame assembler, fed arrival times from
     `now_ms` (the call's clock); `on_keyframe_request` hears of each PLI it makes aiortc
-    send."""
+    send. Call log_decoding first: frames freed together go to the decoder through its
+    queue."""
     attribute = "_RTCRtpReceiver__jitter_buffer"
     kind = getattr(receiver, "_RTCRtpReceiver__kind", None)
     if kind != "video" or not hasattr(receiver, attribute):
         raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
-    setattr(receiver, attribute,
-            _AssemblerAsJitterBuffer(receiver, assembler, on_keyframe_request, now_ms))
+    decoder_queue = getattr(receiver, "_RTCRtpReceiver__decoder_queue", None)
+    if not isinstance(decoder_queue, _LoggingDecoderQueue):
+        raise RuntimeError("call log_decoding before assemble_frames_at_once")
+    setattr(receiver, attribute, _AssemblerAsJitterBuffer(
+        receiver, assembler, on_keyframe_request, now_ms, decoder_queue))
 
 
 def bound_nacks(receiver: RTCRtpReceiver) -> None:

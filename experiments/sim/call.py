@@ -395,9 +395,9 @@ class Simulation:
             if response.pli:
                 self.plis += 1
                 self._send_feedback(pli_message(), now)
-            if response.shown is not None:
-                assert response.shown.frame_id is not None
-                self.frames[response.shown.frame_id].shown_ms = response.shown.shown_at * 1000.0
+            for shown in response.shown:
+                assert shown.frame_id is not None
+                self.frames[shown.frame_id].shown_ms = shown.shown_at * 1000.0
 
     def _stamp(self, frame_index: int) -> tuple[int, float]:
         """What the picture's stamp and the sender's clock tell the receiver of a frame."""

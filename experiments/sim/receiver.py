@@ -7,8 +7,8 @@ them:
 1. `peer.nack_generator.BoundedNackGenerator` (what the real call installs in aiortc's
    receiver): on a gap in the sequence numbers, one NACK of every packet it still counts
    missing (aiortc sends `sorted(missing)`). With NACK off there is none.
-2. `peer.frame_assembler.FrameAssembler.receive`: the next frame in decode order (at most one
-   per packet, as aiortc takes it), a PLI when it gives up on a gap or must start at a
+2. `peer.frame_assembler.FrameAssembler.receive`: the next frame in decode order (every frame
+   the packet made decodable), a PLI when it gives up on a gap or must start at a
    keyframe, and NACKs again for packets still missing after its retry interval.
 
 Every repair decision is taken when a packet arrives, as in the real receiver: no timers.
@@ -57,7 +57,7 @@ class ReceiverConfig:
 class Response:
     """What the receiver does when one packet arrives."""
 
-    shown: ShownFrame | None  # the frame this packet let the decoder finish, if any
+    shown: tuple[ShownFrame, ...]  # the frames this packet let the decoder finish, in order
     nacks: tuple[tuple[int, ...], ...]  # one tuple per RTCP NACK sent; RTP seqs, unwrapped
     pli: bool  # a PLI is sent
 
@@ -96,19 +96,19 @@ class SimReceiver:
         arrival = self.assembler.receive(incoming, now_ms, self.config.nack)
         if arrival.nack_again:
             nacks.append(self._unwrap(arrival.nack_again))
-        shown = None
-        if arrival.frame is not None:
+        shown = []
+        for frame in arrival.frames:
             shown_ms = max(now_ms, self._decoder_free_ms) + self.config.decode_ms
             self._decoder_free_ms = shown_ms
-            frame_id, captured_ms = self._stamp(arrival.frame.timestamp)
-            shown = ShownFrame(
+            frame_id, captured_ms = self._stamp(frame.timestamp)
+            shown.append(ShownFrame(
                 frame_id=frame_id,
                 captured_at=captured_ms / 1000.0,
                 shown_at=shown_ms / 1000.0,
-                bytes=len(arrival.frame.data),
-                keyframe=arrival.frame.keyframe,
-            )
-        return Response(shown, tuple(nacks), arrival.pli)
+                bytes=len(frame.data),
+                keyframe=frame.keyframe,
+            ))
+        return Response(tuple(shown), tuple(nacks), arrival.pli)
 
     def _unwrap(self, seqs16: list[int]) -> tuple[int, ...]:
         # The sender's packet history is keyed by unwrapped seq; a NACKed packet was sent

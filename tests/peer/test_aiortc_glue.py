@@ -17,6 +17,7 @@ from peer.aiortc_glue import (
     log_decoding,
     use_host_candidates,
 )
+from peer.frame_assembler import AssembledFrame
 
 KEYFRAME, DELTA = b"\x00" + bytes(9), b"\x01" + bytes(4)  # VP8 frame tag bit 0: 0 = key
 
@@ -107,3 +108,27 @@ def test_the_bounded_nack_generator_says_what_aiortcs_does_at_a_bounded_cost() -
     for packet in wild:
         ours.add(packet)
     assert time.perf_counter() - started < 0.2  # aiortc's: 200 x 32,000 steps, seconds
+
+
+def test_frames_a_repair_freed_are_queued_behind_the_one_aiortc_puts() -> None:
+    async def main() -> list[tuple[int, bytes]]:
+        pc = RTCPeerConnection()
+        try:
+            receiver = pc.addTransceiver("video").receiver
+            log_decoding(receiver, DecodeLog())
+            queue = getattr(receiver, "_RTCRtpReceiver__decoder_queue")  # noqa: B009
+            # Frames at RTP 3000 (handed to aiortc), 6000 and 9000 freed by one packet; aiortc
+            # maps 3000 to 0 before its put: the others keep their distance from it.
+            queue.follow_with(3000, [AssembledFrame(6000, DELTA, False),
+                                     AssembledFrame(9000, DELTA, False)])
+            queue.put(("vp8", JitterFrame(KEYFRAME, 0)))
+            items = []
+            while not queue.empty():
+                codec, frame = queue.get_nowait()
+                assert codec == "vp8"
+                items.append((frame.timestamp, frame.data))
+            return items
+        finally:
+            await pc.close()
+
+    assert asyncio.run(main()) == [(0, KEYFRAME), (3000, DELTA), (6000, DELTA)]
