@@ -12,8 +12,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments import sim_sweep_cli, sweep
+from experiments import sweep
 from experiments.duration import parse_duration, trace_length_s
+from experiments.sim import sweep_cli as sim_sweep_cli
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
 from experiments.sim.content import content_profile
 from experiments.sim.output import sim_output

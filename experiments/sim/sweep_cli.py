@@ -1,7 +1,7 @@
 """`python -m experiments sweep --sim ...`: a grid of virtual-time calls on a Dask cluster.
 
 Runs on a LocalCluster over this machine's cores unless --cluster names a scheduler. Writes
-one summary JSON per run under --out (see experiments.sim_sweep), then table.csv and
+one summary JSON per run under --out (see experiments.sim.sweep), then table.csv and
 PLOT.png of the chosen metric over the swept parameter. Ctrl-C keeps every finished run;
 --resume DIR fills in the runs DIR does not hold yet.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from experiments.sim.call import QUEUE_PACKETS
-from experiments.sim_sweep import Grid, SimRun, parse_seeds, parse_set, pending, run_grid
-from experiments.sweep_report import (
+from experiments.sim.sweep import Grid, SimRun, parse_seeds, parse_set, pending, run_grid
+from experiments.sim.sweep_report import (
     DEFAULT_METRIC,
     format_table,
     plot_metric,
@@ -92,7 +92,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     interrupted = False
     counts = {"ok": 0, "failed": 0}  # of this invocation, Ctrl-C or not
     if todo:
-        from experiments.cluster import open_client
+        from experiments.cluster.client import open_client
 
         try:
             with open_client(args.cluster, args.workers) as client:
