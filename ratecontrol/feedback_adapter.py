@@ -66,40 +66,60 @@ class FeedbackAdapter:
         """Bytes sent and neither acknowledged nor reported lost (nor forgotten)."""
         return self._in_flight_bytes
 
+    @property
+    def highest_sent(self) -> int | None:
+        """The highest transport seq stamped so far (unwrapped), None before the first."""
+        return self._max_seq
+
+    def preview(self, feedback: TransportFeedback) -> list[PacketResult]:
+        """What `on_feedback` would return, changing nothing (so the feedback can be checked
+        before it is believed)."""
+        return [result for result, _ in self._resolve(feedback, self._peek_reference(feedback))]
+
     def on_feedback(self, feedback: TransportFeedback, now_ms: float) -> list[PacketResult]:
         if self._max_seq is None:
             return []
-        base_ms = self._unwrap_reference(feedback.reference_time_64ms) * REFERENCE_TIME_UNIT_MS
+        reference = self._unwrap_reference(feedback.reference_time_64ms)
         results: list[PacketResult] = []
+        for result, state in self._resolve(feedback, reference):
+            seq = result.transport_seq
+            if result.arrived_ms is None:
+                self._sent[seq] = (self._sent[seq][0], _State.LOST)
+            else:
+                del self._sent[seq]
+            if state is _State.IN_FLIGHT:
+                self._in_flight_bytes -= result.size_bytes
+            results.append(result)
+        self.ignored += len(feedback.deltas_ticks) - len(results)
+        self._update_rtt(results, now_ms)
+        return results
+
+    def _resolve(self, feedback: TransportFeedback,
+                 reference: int) -> list[tuple[PacketResult, _State]]:
+        """The new results of a feedback, with the state each packet was in before it."""
+        if self._max_seq is None:
+            return []
+        base_ms = reference * REFERENCE_TIME_UNIT_MS
+        out: list[tuple[PacketResult, _State]] = []
         for seq16, offset_ms in feedback.arrival_offsets_ms():
             seq = self._max_seq - ((self._max_seq - seq16) % SEQ_MODULO)
             entry = self._sent.get(seq)
             if entry is None:
-                self.ignored += 1
                 continue
             packet, state = entry
-            if offset_ms is None:
-                if state is _State.LOST:
-                    self.ignored += 1
-                    continue
-                self._sent[seq] = (packet, _State.LOST)
-                arrived_ms: float | None = None
-            else:
-                del self._sent[seq]
-                arrived_ms = base_ms + offset_ms
-            if state is _State.IN_FLIGHT:
-                self._in_flight_bytes -= packet.size_bytes
-            results.append(
-                PacketResult(
-                    transport_seq=seq,
-                    size_bytes=packet.size_bytes,
-                    sent_ms=packet.sent_ms,
-                    arrived_ms=arrived_ms,
-                    is_probe=packet.is_probe,
-                )
-            )
-        self._update_rtt(results, now_ms)
-        return results
+            if offset_ms is None and state is _State.LOST:
+                continue
+            arrived_ms = None if offset_ms is None else base_ms + offset_ms
+            out.append((PacketResult(seq, packet.size_bytes, packet.sent_ms, arrived_ms,
+                                     packet.is_probe), state))
+        return out
+
+    def _peek_reference(self, feedback: TransportFeedback) -> int:
+        saved = self._reference_ms
+        try:
+            return self._unwrap_reference(feedback.reference_time_64ms)
+        finally:
+            self._reference_ms = saved
 
     def _unwrap_reference(self, raw: int) -> int:
         if self._reference_ms is None:
