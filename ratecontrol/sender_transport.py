@@ -90,7 +90,8 @@ class SenderTransport(Generic[T]):
         self._next_seq = 0
         self._pacing: float | None = None
         self._now_ms: float | None = None
-        self._next_tick_ms: float | None = None  # the controller's next turn
+        # The controller's next turn: the first one is due at once.
+        self._next_tick_ms: float | None = 0.0 if controller is not None else None
         self._recent: deque[tuple[float, int]] = deque()  # (sent, bytes) within the window
         self._recent_bytes = 0
         self._keyframe_requested = False
@@ -101,6 +102,7 @@ class SenderTransport(Generic[T]):
         """Queue a packet. `rtp_seq`: its RTP seq when it is a media packet that may be NACKed
         (None for a resend or another stream, which the history does not keep)."""
         self._turn(now_ms)
+        self._sync_pacing(now_ms)
         self.pacer.enqueue(_Queued(payload, size_bytes, rtp_seq, False), size_bytes, now_ms)
 
     def receive_feedback(self, event: FeedbackEvent, now_ms: float) -> None:
@@ -134,6 +136,7 @@ class SenderTransport(Generic[T]):
     # -- out -------------------------------------------------------------------------------
     def packets_to_send(self, now_ms: float) -> list[OutgoingPacket[T]]:
         self._turn(now_ms)
+        self._sync_pacing(now_ms)
         out: list[OutgoingPacket[T]] = []
         for q in self.pacer.pop_ready(now_ms):
             seq: int | None = None
@@ -156,8 +159,6 @@ class SenderTransport(Generic[T]):
 
     def get_timer(self) -> float | None:
         """When the transport next needs `handle_timer` and `packets_to_send` (ms), or None."""
-        if self._now_ms is not None:
-            self._sync_pacing(self._now_ms)  # the controller may have moved it per frame
         pacer_ms = None if self._now_ms is None else self.pacer.next_send_time(self._now_ms)
         if pacer_ms is None:
             return self._next_tick_ms
@@ -184,8 +185,6 @@ class SenderTransport(Generic[T]):
 
     # -- internals -------------------------------------------------------------------------
     def _turn(self, now_ms: float) -> None:
-        if self._now_ms is None:
-            self._next_tick_ms = now_ms if self.controller is not None else None
         if self._now_ms is None or now_ms > self._now_ms:
             self._now_ms = now_ms
 
