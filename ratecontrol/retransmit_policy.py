@@ -10,7 +10,8 @@ A NACKed RTP packet is resent only if
 
 The history holds the last `history_packets` media packets by the low 16 bits of their RTP
 sequence number (first send time, the packet itself for a stack that resends from here, and
-the time of its last resend).
+the time of its last resend), in a ring: a power of two divides 2**16, so seqs keep their slot
+across the wrap.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ class RetransmitConfig:
             raise ValueError(f"max_age_ms must be >= 0, got {self.max_age_ms}")
         if not self.default_rtt_ms >= 0:
             raise ValueError(f"default_rtt_ms must be >= 0, got {self.default_rtt_ms}")
-        if self.history_packets < 1:
-            raise ValueError(f"history_packets must be >= 1, got {self.history_packets}")
+        if self.history_packets < 1 or self.history_packets & (self.history_packets - 1):
+            raise ValueError(
+                f"history_packets must be a power of two, got {self.history_packets}")
 
 
 @dataclass(slots=True)
 class HistoryEntry(Generic[T]):
     """One media packet the history keeps."""
 
+    rtp_seq: int  # low 16 bits
     payload: T
     size_bytes: int
     first_sent_ms: float
@@ -51,23 +54,23 @@ class HistoryEntry(Generic[T]):
 class RetransmitPolicy(Generic[T]):
     def __init__(self, config: RetransmitConfig | None = None) -> None:
         self.config = config or RetransmitConfig()
-        self._history: dict[int, HistoryEntry[T]] = {}  # insertion order is send order
+        # A ring indexed by seq modulo its size: the newest packet with those low bits wins.
+        self._ring: list[HistoryEntry[T] | None] = [None] * self.config.history_packets
         self.highest_seq: int | None = None  # low 16 bits of the newest media seq sent
         self.media_packets_sent = 0
 
     def on_first_send(self, rtp_seq: int, payload: T, size_bytes: int, now_ms: float) -> None:
         key = rtp_seq % SEQ_MODULO
-        self._history.pop(key, None)  # 16 bits wrapped: the older packet is long gone
-        self._history[key] = HistoryEntry(payload, size_bytes, now_ms)
-        if len(self._history) > self.config.history_packets:
-            del self._history[next(iter(self._history))]
+        self._ring[key % len(self._ring)] = HistoryEntry(key, payload, size_bytes, now_ms)
         self.highest_seq = key
         self.media_packets_sent += 1
 
     def grant(self, rtp_seq: int, now_ms: float, rtt_ms: float | None) -> HistoryEntry[T] | None:
         """The packet to resend now, or None if the rule refuses it (and then nothing changes)."""
-        entry = self._history.get(rtp_seq % SEQ_MODULO)
-        if entry is None or now_ms - entry.first_sent_ms > self.config.max_age_ms:
+        key = rtp_seq % SEQ_MODULO
+        entry = self._ring[key % len(self._ring)]
+        if (entry is None or entry.rtp_seq != key
+                or now_ms - entry.first_sent_ms > self.config.max_age_ms):
             return None
         rtt = self.config.default_rtt_ms if rtt_ms is None else rtt_ms
         if entry.resent_ms is not None and now_ms - entry.resent_ms < rtt:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from ratecontrol.feedback_adapter import FeedbackAdapter, FeedbackAdapterConfig
 from ratecontrol.feedback_events import FeedbackEvent, LossReport, Nack, Pli, Remb, TransportCc
@@ -42,6 +42,7 @@ T = TypeVar("T")
 
 CONTROLLER_INTERVAL_MS = 25.0  # libwebrtc's GoogCC process interval
 RATE_WINDOW_MS = 1000.0  # the rate sent, that a REMB is weighed against
+RATE_BUCKET_MS = 100.0  # ... counted in buckets this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +59,9 @@ class SenderTransportConfig:
                 f"controller_interval_ms must be > 0, got {self.controller_interval_ms}")
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingPacket(Generic[T]):
-    """A packet to put on the wire now: stamp it with `transport_seq` (None: unstamped)."""
+class OutgoingPacket(NamedTuple, Generic[T]):
+    """A packet to put on the wire now: stamp it with `transport_seq` (None: unstamped).
+    (A named tuple: one is made per packet, and the simulator makes many.)"""
 
     payload: T
     size_bytes: int
@@ -92,7 +93,7 @@ class SenderTransport(Generic[T]):
         self._now_ms: float | None = None
         # The controller's next turn: the first one is due at once.
         self._next_tick_ms: float | None = 0.0 if controller is not None else None
-        self._recent: deque[tuple[float, int]] = deque()  # (sent, bytes) within the window
+        self._recent: deque[list[float]] = deque()  # [bucket start, bytes] within the window
         self._recent_bytes = 0
         self._keyframe_requested = False
 
@@ -102,7 +103,8 @@ class SenderTransport(Generic[T]):
         """Queue a packet. `rtp_seq`: its RTP seq when it is a media packet that may be NACKed
         (None for a resend or another stream, which the history does not keep)."""
         self._turn(now_ms)
-        self._sync_pacing(now_ms)
+        if not self.pacer.queued_packets:
+            self._sync_pacing(now_ms)  # the controller may have moved it for this frame
         self.pacer.enqueue(_Queued(payload, size_bytes, rtp_seq, False), size_bytes, now_ms)
 
     def receive_feedback(self, event: FeedbackEvent, now_ms: float) -> None:
@@ -150,11 +152,8 @@ class SenderTransport(Generic[T]):
                 self.retransmit.on_first_send(q.rtp_seq, q.payload, q.size_bytes, now_ms)
             self.stats.packets_sent += 1
             self.stats.bytes_sent += q.size_bytes
-            self._recent.append((now_ms, q.size_bytes))
-            self._recent_bytes += q.size_bytes
+            self._count_sent(q.size_bytes, now_ms)
             out.append(OutgoingPacket(q.payload, q.size_bytes, seq, now_ms, q.retransmission))
-        if out:
-            self._sent_bps(now_ms)  # forget what left the window
         return out
 
     def get_timer(self) -> float | None:
@@ -172,7 +171,7 @@ class SenderTransport(Generic[T]):
             tick += self.config.controller_interval_ms
             self._next_tick_ms = tick if tick > now_ms else now_ms + (
                 self.config.controller_interval_ms)
-        self._sync_pacing(now_ms)
+            self._sync_pacing(now_ms)
 
     def take_keyframe_request(self) -> bool:
         """True once after a PLI came in."""
@@ -201,11 +200,11 @@ class SenderTransport(Generic[T]):
 
     def _on_transport_cc(self, event: TransportCc, now_ms: float) -> None:
         assert self.controller is not None
-        preview = self.adapter.preview(event.feedback)
+        resolved = self.adapter.resolve(event.feedback)
         if self._refuse(self.guard.check_transport_cc(
-                event.feedback, self.adapter.highest_sent, preview, now_ms)):
+                event.feedback, self.adapter.highest_sent, resolved.results, now_ms)):
             return
-        results = self.adapter.on_feedback(event.feedback, now_ms)
+        results = self.adapter.commit(resolved, now_ms)
         if results:
             self.controller.on_feedback(results, now_ms)
 
@@ -225,8 +224,20 @@ class SenderTransport(Generic[T]):
     def _grant(self, nack: Nack, now_ms: float) -> list[HistoryEntry[T]]:
         return [entry for _, entry in self._granted(nack, now_ms)]
 
-    def _sent_bps(self, now_ms: float) -> float:
+    def _count_sent(self, size_bytes: int, now_ms: float) -> None:
+        if self._recent and now_ms - self._recent[-1][0] < RATE_BUCKET_MS:
+            self._recent[-1][1] += size_bytes
+        else:
+            self._recent.append([now_ms, float(size_bytes)])
+            self._forget_sent(now_ms)
+        self._recent_bytes += size_bytes
+
+    def _forget_sent(self, now_ms: float) -> None:
         horizon = now_ms - RATE_WINDOW_MS
         while self._recent and self._recent[0][0] < horizon:
-            self._recent_bytes -= self._recent.popleft()[1]
+            self._recent_bytes -= int(self._recent.popleft()[1])
+
+    def _sent_bps(self, now_ms: float) -> float:
+        """Bits per second sent over about the last second (within one bucket)."""
+        self._forget_sent(now_ms)
         return self._recent_bytes * 8 * 1000.0 / RATE_WINDOW_MS
