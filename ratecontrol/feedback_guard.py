@@ -8,6 +8,10 @@ refused, counted by reason, and never reaches the controller. The rules:
   the highest seq stamped so far (16-bit seqs are compared within half the space), or before
   the first one. A feedback that names one is refused whole: its arrival deltas are chained,
   so one false entry makes every later one suspect.
+* Losses no arrival vouches for (`LOSS_UNVOUCHED`): a feedback whose last packet is reported
+  lost. A receiver learns of a loss only from a later packet it received, and libwebrtc's
+  receivers and our TwccRecorder end every feedback on a received packet; without this rule a
+  liar could call every packet in flight lost, which no arrival check would see.
 * Arrival times that cannot be (`ARRIVAL_BEFORE_SEND`, `ARRIVAL_AFTER_FEEDBACK`). Arrival times
   are on the receiver's clock, send times on ours, and the offset between the clocks is unknown,
   so no single arrival can be judged. What the sender does know: packet k arrived after it was
@@ -49,6 +53,7 @@ HALF_SEQ_SPACE = SEQ_MODULO // 2
 
 class Refusal(Enum):
     UNSENT_ACK = "unsent_ack"
+    LOSS_UNVOUCHED = "loss_unvouched"
     ARRIVAL_BEFORE_SEND = "arrival_before_send"
     ARRIVAL_AFTER_FEEDBACK = "arrival_after_feedback"
     ARRIVAL_BACKWARDS = "arrival_backwards"
@@ -98,6 +103,8 @@ class FeedbackGuard:
         """`results`: what the feedback adapter would make of it (not yet applied)."""
         if self._names_unsent(feedback, highest_sent):
             return Refusal.UNSENT_ACK
+        if feedback.deltas_ticks and feedback.deltas_ticks[-1] is None:
+            return Refusal.LOSS_UNVOUCHED
         received = [r for r in results if r.arrived_ms is not None]
         if not received:
             return None

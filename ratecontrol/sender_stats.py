@@ -17,6 +17,7 @@ class SenderStats:
     retransmissions: int = 0  # NACKed packets the rule granted
     retransmissions_refused: int = 0  # NACKed packets too old, or resent within an RTT
     refused_unsent_ack: int = 0  # feedback refused, by reason (ratecontrol.feedback_guard)
+    refused_loss_unvouched: int = 0
     refused_arrival_before_send: int = 0
     refused_arrival_after_feedback: int = 0
     refused_arrival_backwards: int = 0
@@ -28,6 +29,8 @@ class SenderStats:
         match refusal:
             case Refusal.UNSENT_ACK:
                 self.refused_unsent_ack += 1
+            case Refusal.LOSS_UNVOUCHED:
+                self.refused_loss_unvouched += 1
             case Refusal.ARRIVAL_BEFORE_SEND:
                 self.refused_arrival_before_send += 1
             case Refusal.ARRIVAL_AFTER_FEEDBACK:
@@ -43,6 +46,7 @@ class SenderStats:
 
     @property
     def feedback_refused(self) -> int:
-        return (self.refused_unsent_ack + self.refused_arrival_before_send
+        return (self.refused_unsent_ack + self.refused_loss_unvouched
+                + self.refused_arrival_before_send
                 + self.refused_arrival_after_feedback + self.refused_arrival_backwards
                 + self.refused_unsent_nack + self.refused_remb + self.refused_loss_report)

@@ -194,6 +194,16 @@ def test_ack_of_a_packet_never_sent_is_refused() -> None:
     assert fresh.stats.refused_unsent_ack == 1 and silent.results == []
 
 
+def test_a_loss_no_later_arrival_vouches_for_is_refused() -> None:
+    transport, listener = _sent()
+    # "Packets 5..9 were lost": a receiver only knows that once a later packet arrived.
+    lie = TransportFeedback(1, 2, base_seq=5, reference_time_64ms=3, feedback_count=0,
+                            deltas_ticks=(None,) * 5)
+    transport.receive_feedback(TransportCc(lie), 120.0)
+    _refused(transport, listener, "loss_unvouched")
+    assert listener.results == []
+
+
 def test_arrival_before_the_send_time_is_refused() -> None:
     transport, listener = _sent(count=20)
     first = range(0, 10)
