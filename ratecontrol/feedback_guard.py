@@ -17,15 +17,17 @@ refused, counted by reason, and never reaches the controller. The rules:
   so no single arrival can be judged. What the sender does know: packet k arrived after it was
   sent (`sent_k`) and before the feedback reporting it reached us (`now_k`), both on our clock.
   So the offset c = receiver clock − sender clock lies in [arrival_k − now_k, arrival_k − sent_k]
-  for every acknowledged packet, and those intervals must overlap. The guard keeps their
-  intersection over the call; a feedback whose packets leave it empty says some packet arrived
-  before it was sent (or after we heard of it). The intersection widens by `drift_ppm` per unit
-  of time (two clocks may run at slightly different rates) and by `slack_ms` (250 µs ticks,
-  64 ms reference units). This is exact physics, not a guess about delay: a truthful receiver
-  is never refused, however delayed or reordered the path.
+  for every acknowledged packet, and those intervals must overlap. The guard keeps the
+  intervals of the feedback it accepted in the last `evidence_ms`; a feedback whose packets
+  leave their intersection empty says some packet arrived before it was sent (or after we heard
+  of it). Each interval widens by `drift_ppm` of its age (two clocks may run at slightly
+  different rates), and all by `slack_ms` (250 µs ticks). This is exact physics, not a guess
+  about delay: a truthful receiver is never refused, however delayed or reordered the path.
+  The evidence expires so that a lie the guard could not tell from the truth (one that fits
+  the intervals but not the real offset) cannot keep refusing the truth once the lies stop.
 * Arrivals that run backwards beyond reordering (`ARRIVAL_BACKWARDS`): a packet stamped later
   than every packet acknowledged so far, reported as arriving more than `max_reorder_ms` before
-  the latest arrival of those.
+  the latest arrival of those (within the same `evidence_ms`).
 * NACKs for packets never sent (`UNSENT_NACK`): an RTP seq ahead of the highest media seq sent.
 * REMB out of all proportion to what was sent (`REMB`): not finite, negative, or above
   `remb_max_ratio` × the rate sent over the last second (at least `remb_floor_bps`). A receiver's
@@ -41,6 +43,7 @@ sent); the guard keeps only its own evidence (the clock-offset interval, the lat
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
@@ -65,18 +68,20 @@ class Refusal(Enum):
 @dataclass(frozen=True, slots=True)
 class FeedbackGuardConfig:
     """Defaults: 1 ms of slack (quantisation of transport-cc times is 250 µs); clocks may drift
-    by 1000 ppm (ten times a cheap crystal's worst); reordering up to 250 ms (far beyond what a
-    path reorders, and beyond a 100 ms drop of propagation delay mid-call); REMB up to 8× the
-    rate sent, and at least up to 8 × 1 Mbit/s."""
+    by 1000 ppm (ten times a cheap crystal's worst); evidence is kept 1 s (20 feedbacks);
+    reordering up to 250 ms (far beyond what a path reorders, and beyond a 100 ms drop of
+    propagation delay mid-call); REMB up to 8× the rate sent, and at least up to 8 × 1 Mbit/s."""
 
     slack_ms: float = 1.0
     drift_ppm: float = 1000.0
+    evidence_ms: float = 1000.0
     max_reorder_ms: float = 250.0
     remb_max_ratio: float = 8.0
     remb_floor_bps: float = 1_000_000.0
 
     def __post_init__(self) -> None:
-        for name in ("slack_ms", "drift_ppm", "max_reorder_ms", "remb_floor_bps"):
+        for name in ("slack_ms", "drift_ppm", "evidence_ms", "max_reorder_ms",
+                     "remb_floor_bps"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -89,13 +94,21 @@ def seq_ahead(seq: int, highest: int) -> bool:
     return 0 < (seq - highest) % SEQ_MODULO < HALF_SEQ_SPACE
 
 
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What one accepted feedback says: the clock offset lies in [lo, hi]; its latest arrival."""
+
+    at_ms: float
+    lo: float
+    hi: float
+    seq: int
+    arrival_ms: float
+
+
 class FeedbackGuard:
     def __init__(self, config: FeedbackGuardConfig | None = None) -> None:
         self.config = config or FeedbackGuardConfig()
-        self._offset_lo = -math.inf  # bounds of receiver clock - sender clock (ms)
-        self._offset_hi = math.inf
-        self._offset_ms: float | None = None  # when the bounds were last narrowed or relaxed
-        self._latest_arrival: tuple[int, float] | None = None  # (transport seq, arrival)
+        self._evidence: deque[_Evidence] = deque()  # accepted feedback, oldest first
 
     # -- transport-cc ----------------------------------------------------------------------
     def check_transport_cc(self, feedback: TransportFeedback, highest_sent: int | None,
@@ -128,7 +141,8 @@ class FeedbackGuard:
         return (top - feedback.base_seq) % SEQ_MODULO > highest_sent
 
     def _check_backwards(self, received: list[PacketResult]) -> Refusal | None:
-        latest = self._latest_arrival
+        latest = max(((e.seq, e.arrival_ms) for e in self._evidence), key=lambda x: x[1],
+                     default=None)
         for r in received:
             assert r.arrived_ms is not None
             if (latest is not None and r.transport_seq > latest[0]
@@ -139,11 +153,15 @@ class FeedbackGuard:
         return None
 
     def _bounds(self, now_ms: float) -> tuple[float, float]:
-        if self._offset_ms is None:
-            return self._offset_lo, self._offset_hi
-        widen = max(0.0, now_ms - self._offset_ms) * self.config.drift_ppm * 1e-6
-        slack = self.config.slack_ms
-        return self._offset_lo - widen - slack, self._offset_hi + widen + slack
+        """The clock offset the evidence of the last `evidence_ms` allows (slack included)."""
+        c = self.config
+        while self._evidence and now_ms - self._evidence[0].at_ms > c.evidence_ms:
+            self._evidence.popleft()
+        lo, hi = -math.inf, math.inf
+        for e in self._evidence:
+            widen = max(0.0, now_ms - e.at_ms) * c.drift_ppm * 1e-6
+            lo, hi = max(lo, e.lo - widen), min(hi, e.hi + widen)
+        return lo - c.slack_ms, hi + c.slack_ms
 
     def _check_offset(self, received: list[PacketResult], now_ms: float) -> Refusal | None:
         lo, hi = self._bounds(now_ms)
@@ -159,17 +177,16 @@ class FeedbackGuard:
         return None
 
     def _accept(self, received: list[PacketResult], now_ms: float) -> None:
-        lo, hi = self._bounds(now_ms)
-        if self._offset_ms is not None:  # keep only the drift, not the slack, as evidence
-            lo, hi = lo + self.config.slack_ms, hi - self.config.slack_ms
+        lo, hi = -math.inf, math.inf
+        seq, arrival = 0, -math.inf
         for r in received:
             assert r.arrived_ms is not None
             lo, hi = max(lo, r.arrived_ms - now_ms), min(hi, r.arrived_ms - r.sent_ms)
-            if self._latest_arrival is None or r.arrived_ms > self._latest_arrival[1]:
-                self._latest_arrival = (r.transport_seq, r.arrived_ms)
+            if r.arrived_ms > arrival:
+                seq, arrival = r.transport_seq, r.arrived_ms
         if lo > hi:  # within the slack: keep the middle
             lo = hi = (lo + hi) / 2
-        self._offset_lo, self._offset_hi, self._offset_ms = lo, hi, now_ms
+        self._evidence.append(_Evidence(now_ms, lo, hi, seq, arrival))
 
     # -- the others ------------------------------------------------------------------------
     @staticmethod

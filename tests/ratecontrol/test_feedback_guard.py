@@ -41,6 +41,19 @@ def test_clock_offset_evidence_is_kept_across_feedbacks() -> None:
         Refusal.ARRIVAL_AFTER_FEEDBACK)
 
 
+def test_a_lie_that_fit_stops_refusing_the_truth_once_its_evidence_expires() -> None:
+    guard = FeedbackGuard()
+    # True offset 0, trips of 30 ms heard of 30 ms later. A lie heard of 10 ms after sending
+    # fits (nothing is known yet) and pins the offset to [-50, -40].
+    lie = [PacketResult(0, 100, 0.0, -40.0)]
+    assert guard.check_transport_cc(_fb(0, 1), 0, lie, 10.0) is None
+    truth = [PacketResult(1, 100, 100.0, 130.0)]
+    assert guard.check_transport_cc(_fb(1, 1), 1, truth, 160.0) is (
+        Refusal.ARRIVAL_AFTER_FEEDBACK)
+    truth = [PacketResult(2, 100, 1100.0, 1130.0)]  # more than 1 s after the lie
+    assert guard.check_transport_cc(_fb(2, 1), 2, truth, 1160.0) is None
+
+
 def test_nack_remb_and_loss_report_rules() -> None:
     guard = FeedbackGuard()
     assert guard.check_nack(Nack((5, 65_535)), 10) is None  # 65535 is "behind" 10 (wrap)
