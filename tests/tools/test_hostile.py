@@ -144,13 +144,6 @@ def test_a_flood_of_mutated_datagrams_leaves_the_call_showing_frames() -> None:
     # here is only that it happens within the wait).
     assert len(outcome.recoveries) == 2
     assert all(len(recovery.fps) == 3 for recovery in outcome.recoveries)
-    late = [r for r in outcome.recoveries if r.recovery_s is None]
-    if late:
-        # Forged transport-cc feedback (the flood's "decrypted twcc" lane) shifts the
-        # sender's unwrapped reference time by whole 2^24 x 64 ms wraps, so its coupler sees
-        # a queue of 2^30 ms and skips every frame until the old base delay ages out (10 s):
-        # the sender must refuse such feedback (issue 13 item 5, ratecontrol's guard).
-        pytest.xfail(f"a side not back to 25 fps within the wait: {late}")
     assert all(r.recovery_s is not None and r.recovery_s <= 20.0 for r in outcome.recoveries)
 
 
