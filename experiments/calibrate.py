@@ -7,12 +7,14 @@ source, queue and seed, and the same window of the trace. A real call's window b
 receiver connects, some way into the media link's trace (netem's log says where the trace's
 time 0 was); the simulation starts at that trace offset (SimConfig.trace_offset_ms). The table
 (experiments.calibration) compares the median of the real calls with the median of their
-simulations and is written as DIR/calibration.json and DIR/calibration.txt.
+simulations and is written as DIR/calibration.json and DIR/calibration.txt (each simulation's
+summary beside its real call, as sim.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -50,6 +52,7 @@ class RealCall:
     seed: int
     trace_offset_ms: float | None  # where its window began on the media trace; None: unknown
     media_trace: str | None  # what netem says the media crossed
+    folder: Path  # the call's folder; its simulation is written beside it as sim.json
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def read_run(folder: Path) -> RealRun:
         seed = spec.get("link", {}).get("seed", settings.get("seed", 0))
         calls.append(RealCall(settings["trace"], result["controller"], summary, int(seed),
                               window_offset_ms(result_file.parent, summary),
-                              result.get("media_trace")))
+                              result.get("media_trace"), result_file.parent))
     return RealRun(settings, calls)
 
 
@@ -168,6 +171,12 @@ def simulate_call(settings: dict[str, Any], call: RealCall) -> dict[str, Any]:
     return sim_output(result, settings["trace"], time.perf_counter() - started)
 
 
+def _write_sim(path: Path, out: dict[str, Any]) -> None:
+    # A read-only earlier run: the table still has the figures.
+    with contextlib.suppress(OSError):
+        path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+
+
 def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[str] | None,
               progress: Any = None) -> dict[str, Any]:
     """Simulate every real call of `runs` (only the traces and controllers named, when
@@ -188,6 +197,7 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
             sims = []
             for call in calls:
                 out = simulate_call(run.settings, call)
+                _write_sim(call.folder / "sim.json", out)
                 sim_wall.append(out["sim_wall_s"])
                 sims.append(out)
                 if call.media_trace and call.media_trace != out["settings"]["media_trace"]:

@@ -143,6 +143,9 @@ def test_calibrate_real_simulates_each_call_and_writes_the_table(
     assert goodput["real_calls"] == 2 and 300 < goodput["sim"] < 450
     assert "fixed:400k" in printed and "within the limits" in printed
     assert UNLIMITED_QUEUE_PACKETS > 10_000
+    sim = json.loads((sweep_dir / "const-1mbps" / "fixed_400k-r2" / "sim.json").read_text())
+    assert sim["settings"]["trace_offset_ms"] == pytest.approx(250.0)
+    assert sim["settings"]["seed"] == 1 and sim["settings"]["queue_packets"] > 10_000
 
 
 def test_calibrate_refuses_what_it_cannot_do(tmp_path: Path,
