@@ -225,10 +225,13 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
     return calibration
 
 
-def _check_simulable(controllers: list[str]) -> None:
-    """Refuse, before any real call, a controller the simulator cannot run (e.g. chrome)."""
+def _check_simulable(controllers: list[str], source: str) -> None:
+    """Refuse, before any real call, a controller (e.g. chrome) or a source the simulator
+    cannot run."""
+    from experiments.sim.content import content_profile
     from ratecontrol.controllers import make_controller
 
+    content_profile(source)  # ValueError: no fitted profile for this content, and how to fit one
     for controller in controllers:
         try:
             make_controller(controller)
@@ -243,7 +246,7 @@ def _run_real(args: argparse.Namespace, out: Path) -> None:
         duration=args.duration, source=args.source, out=out, delay_ms=args.delay_ms, loss=0.0,
         queue_packets=None, repeat=args.repeat, jobs=1, seed=0, cluster=None)
     plan = sweep.parse_plan(plan_args)
-    _check_simulable(plan.controllers)
+    _check_simulable(plan.controllers, plan.source)
     sweep.run_plan(plan)
 
 

@@ -42,6 +42,16 @@ class Pair:
     sim: Sequence[Mapping[str, Any]]
     offsets_ms: Sequence[float | None] = ()
 
+    def context(self) -> dict[str, Any]:
+        """Medians of what explains a gap: the link's capacity over the window (equal when the
+        windows match) and the frames the sender sent (a CPU-starved real sender sends fewer)."""
+        out: dict[str, Any] = {}
+        for key in ("media_capacity_kbps", "frames_sent"):
+            for side, summaries in (("real", self.real), ("sim", self.sim)):
+                values = [v for v in (_number(s, key) for s in summaries) if v is not None]
+                out[f"{side}_{key}"] = round(statistics.median(values), 1) if values else None
+        return out
+
 
 @dataclass(frozen=True)
 class Row:
@@ -110,7 +120,8 @@ def table(pairs: Sequence[Pair], settings: Mapping[str, Any]) -> dict[str, Any]:
         "rows": [r.to_json() for r in rows],
         "windows": [{"trace": p.trace, "controller": p.controller,
                      "trace_offset_ms": [None if o is None else round(o, 1)
-                                         for o in p.offsets_ms]} for p in pairs],
+                                         for o in p.offsets_ms], **p.context()}
+                    for p in pairs],
         "within": sum(1 for r in judged if r.within),
         "judged": len(judged),
         "rows_total": len(rows),
@@ -153,7 +164,11 @@ def format_table(calibration: Mapping[str, Any]) -> str:
             continue
         note = f"; {unknown} unknown, simulated from trace time 0" if unknown else ""
         text.append(f"{window['trace']} {window['controller']}: the real windows start at trace "
-                    f"time {where}, and each is simulated from there{note}")
+                    f"time {where}, and each is simulated from there{note}; capacity real "
+                    f"{_fmt(window.get('real_media_capacity_kbps'), 0)} / sim "
+                    f"{_fmt(window.get('sim_media_capacity_kbps'), 0)} kbit/s, frames sent real "
+                    f"{_fmt(window.get('real_frames_sent'), 0)} / sim "
+                    f"{_fmt(window.get('sim_frames_sent'), 0)}")
     text.append(f"{calibration['within']} of {calibration['judged']} figures within the limits "
                 f"(p95 signal delay 25 %, SSIM 0.5 dB, goodput 15 %)"
                 + ("" if calibration["judged"] == calibration["rows_total"] else

@@ -63,6 +63,7 @@ def test_table_text_shows_spread_offsets_and_verdicts() -> None:
     delay_line = next(line for line in lines if "p95 signal delay" in line)
     assert "100-110 (2)" in delay_line and "+90.5 %" in delay_line and "NO" in delay_line
     assert "trace time 251-300 ms" in text
+    assert "frames sent real - / sim -" in text
     assert "2 of 3 figures within the limits" in text
 
 
@@ -137,7 +138,10 @@ def test_calibrate_real_simulates_each_call_and_writes_the_table(
     assert {r["trace"] for r in calibration["rows"]} == {"const-1mbps"}
     assert calibration["settings"]["duration_s"] == 3.0
     assert calibration["settings"]["delay_ms"] == 20.0
-    assert calibration["windows"][0]["trace_offset_ms"] == [250.0, 250.0]
+    [window] = calibration["windows"]
+    assert window["trace_offset_ms"] == [250.0, 250.0]
+    assert window["sim_media_capacity_kbps"] == pytest.approx(1000, rel=0.02)
+    assert window["sim_frames_sent"] == 90 and window["real_frames_sent"] is None
     goodput = next(r for r in calibration["rows"] if r["metric"] == "goodput_kbps")
     # A fixed 400 kbit/s sender on 1 Mbit/s: the simulator shows about what it sends.
     assert goodput["real_calls"] == 2 and 300 < goodput["sim"] < 450
