@@ -1,6 +1,8 @@
 """`python -m experiments SUBCOMMAND ...`: calls over emulated links.
 
-    sim   one call in virtual time with the encoder model (see experiments/sim.py)
+    sim        one call in virtual time with the encoder model (see experiments/sim/call.py)
+    run        real calls through netem (experiments/sweep.py)
+    calibrate  the simulator beside real calls, in one table (experiments/calibrate.py)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments import sweep
+from experiments import calibrate, sweep
 from experiments.duration import parse_duration, trace_length_s
 from experiments.sim import sweep_cli as sim_sweep_cli
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--plot", type=Path, help="also draw rate and delay into this PNG")
     sim.set_defaults(handler=_run_sim)
     sweep.add_parser(commands)
+    calibrate.add_parser(commands)
     sim_sweep_cli.add_parser(commands)
     return parser
 

@@ -74,6 +74,10 @@ class SimConfig:
     media_trace carries the video (sender → receiver); feedback_trace the RTCP back.
     feedback_blackouts: (start_ms, end_ms) windows in which every feedback packet is dropped
     (the feedback "stops"); delay_changes change the propagation delay mid-call.
+    trace_offset_ms: the trace time at the call's time 0 (both directions), so a call can be
+    simulated over the window of the trace a real call met (0: the trace's start). The oracle,
+    the signal floor and the capacity are taken over that window too; every other time in the
+    config and the result stays call time.
     """
 
     media_trace: Trace
@@ -93,6 +97,7 @@ class SimConfig:
     nack: bool = True  # retransmit on NACK (aiortc and libwebrtc do); False: loss -> keyframe
     delay_changes: tuple[DelayChange, ...] = ()
     feedback_blackouts: tuple[tuple[float, float], ...] = ()
+    trace_offset_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
@@ -105,6 +110,8 @@ class SimConfig:
             raise ValueError(f"queue must hold at least 1 packet, got {self.queue_packets}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
+        if not self.trace_offset_ms >= 0:
+            raise ValueError(f"trace offset must be >= 0 ms, got {self.trace_offset_ms}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +174,10 @@ class Simulation:
         self.config = config
         self.controller = controller
         c = config
-        self.media_link = Link(self._link_config(c.media_trace, c.loss, c.seed))
-        self.feedback_link = Link(self._link_config(c.feedback_trace, 0.0, c.seed + 1))
+        # Trace time 0 lies trace_offset_ms before the call's time 0, on both links.
+        start_ms = -c.trace_offset_ms
+        self.media_link = Link(self._link_config(c.media_trace, c.loss, c.seed), start_ms)
+        self.feedback_link = Link(self._link_config(c.feedback_trace, 0.0, c.seed + 1), start_ms)
         self.media_air: DelayLine[_InFlight] = DelayLine()  # propagation, sender -> receiver
         self.feedback_air: DelayLine[FeedbackMessage] = DelayLine()  # receiver -> sender
         self.encoder = EncoderModel(c.encoder, seed=c.seed)
@@ -286,7 +295,7 @@ class Simulation:
         )
         frame.oracle_ms = oracle_delay_ms(
             self.config.media_trace,
-            captured_ms=captured_ms,
+            captured_ms=captured_ms + self.config.trace_offset_ms,
             wire_bytes=wire_bytes(encoded.size_bytes),
             propagation_ms=self.delay_at(now),
         )
@@ -358,10 +367,10 @@ class Simulation:
     def _result(self) -> SimResult:
         c = self.config
         records = [self._record(f) for f in self.frames]
-        capacity = c.media_trace.capacity_bps(0.0, c.duration_s * 1000.0) / 1000.0
-        end_ms = c.duration_s * 1000.0
-        floor = signal_floor_ms_p95(c.media_trace, start_ms=0.0, end_ms=end_ms, fps=c.fps,
-                                    propagation_ms=c.delay_ms)
+        offset, end_ms = c.trace_offset_ms, c.duration_s * 1000.0
+        capacity = c.media_trace.capacity_bps(offset, offset + end_ms) / 1000.0
+        floor = signal_floor_ms_p95(c.media_trace, start_ms=offset, end_ms=offset + end_ms,
+                                    fps=c.fps, propagation_ms=c.delay_ms)
         summary = summarize(records, duration_s=c.duration_s, capacity_kbps=capacity, start_ms=0.0,
                             fps=c.fps, signal_floor_ms_p95=floor,
                             media_trace=c.media_trace.name, media_capacity_kbps=capacity)
