@@ -33,10 +33,6 @@ from peer.file_source import SourceError
 
 DEFAULT_TRACES = "ATT-LTE-driving,TMobile-UMTS-driving,Verizon-LTE-short,cellular"
 DEFAULT_CONTROLLERS = "ours,gcc"
-# netem without --queue-packets has no packet limit (Mahimahi's unlimited queue, with a 64 MiB
-# guard); the simulator's drop-tail needs a number, so one no call comes near.
-UNLIMITED_QUEUE_PACKETS = 1_000_000
-
 
 class CalibrationError(ValueError):
     """A run folder that cannot be calibrated; the message says what to give instead."""
@@ -163,7 +159,7 @@ def simulate_call(settings: dict[str, Any], call: RealCall) -> dict[str, Any]:
         media_trace=media, feedback_trace=feedback, controller=call.controller,
         duration_s=float(settings["duration_s"]), delay_ms=float(settings["delay_ms"]),
         loss=float(settings.get("loss") or 0.0),
-        queue_packets=int(queue) if isinstance(queue, int) else UNLIMITED_QUEUE_PACKETS,
+        queue_packets=int(queue) if isinstance(queue, int) else None,  # netem's: unlimited
         seed=call.seed, fps=content.fps, encoder=content.encoder, content=content,
         trace_offset_ms=max(0.0, call.trace_offset_ms or 0.0))
     started = time.perf_counter()

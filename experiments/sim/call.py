@@ -43,7 +43,7 @@ from experiments.sim.receiver import DECODE_MS, ReceiverConfig, SimReceiver
 from experiments.summary import CallSummary, FrameRecord, summarize
 from netem.link import Link, LinkConfig, Packet
 from netem.loss import BernoulliLoss
-from netem.queues import DropTail
+from netem.queues import QUEUE_GUARD_BYTES, DropTail
 from netem.trace import Trace
 from netem.traces import trace_directions as trace_directions  # one rule, shared with netem
 from ratecontrol.sender_stats import SenderStats
@@ -56,7 +56,7 @@ SAMPLE_INTERVAL_MS = 100.0  # how often the target rate is recorded for plots
 DRAIN_MS = 1_000.0  # after the last capture, let frames in flight land
 MIN_STEP_MS = 1e-3  # the loop never stands still
 AIORTC_NAME = "aiortc"  # the controller that gets REMB instead of transport-cc
-QUEUE_PACKETS = 200
+QUEUE_PACKETS: int | None = None  # unlimited, as netem's (and Mahimahi's) default queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,8 @@ class DelayChange:
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
-    """One simulated call. Defaults are the issue's: 30 ms one way, drop-tail 200 packets.
+    """One simulated call. Defaults: 30 ms one way and, as netem's, an unlimited drop-tail
+    queue.
 
     media_trace carries the video (sender → receiver); feedback_trace the RTCP back.
     feedback_blackouts: (start_ms, end_ms) windows in which every feedback packet is dropped
@@ -86,7 +87,7 @@ class SimConfig:
     duration_s: float = 30.0
     delay_ms: float = 30.0
     loss: float = 0.0
-    queue_packets: int = QUEUE_PACKETS
+    queue_packets: int | None = QUEUE_PACKETS  # drop-tail limit; None: unlimited
     seed: int = 0
     fps: float = FPS
     encode_ms: float = ENCODE_MS
@@ -106,7 +107,7 @@ class SimConfig:
             raise ValueError(f"loss must be a probability in [0, 1), got {self.loss}")
         if self.delay_ms < 0:
             raise ValueError(f"delay must be >= 0 ms, got {self.delay_ms}")
-        if self.queue_packets < 1:
+        if self.queue_packets is not None and self.queue_packets < 1:
             raise ValueError(f"queue must hold at least 1 packet, got {self.queue_packets}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
@@ -199,7 +200,8 @@ class Simulation:
             trace=trace,
             delay_ms=0.0,
             loss=BernoulliLoss(loss),
-            queue=DropTail(limit_packets=self.config.queue_packets),
+            queue=DropTail(limit_packets=self.config.queue_packets,
+                           limit_bytes=QUEUE_GUARD_BYTES),
             seed=seed,
             keep_records=False,
         )

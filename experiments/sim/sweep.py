@@ -35,7 +35,7 @@ class SimRun:
     duration_s: float = 30.0
     delay_ms: float = 30.0
     loss: float = 0.0
-    queue_packets: int = QUEUE_PACKETS
+    queue_packets: int | None = QUEUE_PACKETS
 
     def relpath(self) -> Path:
         label = ",".join(f"{p}={v}" for p, v in self.params) or "default"
@@ -52,7 +52,7 @@ class Grid:
     duration_s: float = 30.0
     delay_ms: float = 30.0
     loss: float = 0.0
-    queue_packets: int = QUEUE_PACKETS
+    queue_packets: int | None = QUEUE_PACKETS
 
     def runs(self) -> list[SimRun]:
         combos = list(itertools.product(*[[(p, v) for v in vs] for p, vs in self.sets]))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from experiments.link_spec import DEFAULT_DELAY_MS
 from experiments.sim.call import QUEUE_PACKETS
 from experiments.sim.sweep import Grid, SimRun, parse_seeds, parse_set, pending, run_grid
 from experiments.sim.sweep_report import (
@@ -48,9 +49,11 @@ def add_parser(commands: Any) -> None:
                        help=f"summary key to tabulate and plot (default: {DEFAULT_METRIC})")
     sweep.add_argument("--cluster", metavar="tcp://HOST:PORT", help="a Dask scheduler")
     sweep.add_argument("--workers", type=int, help="LocalCluster processes (default: cores)")
-    sweep.add_argument("--delay-ms", type=float, default=30.0, help="one-way delay, each way")
+    sweep.add_argument("--delay-ms", type=float, default=DEFAULT_DELAY_MS,
+                       help="one-way delay, each way (default: as experiments run)")
     sweep.add_argument("--loss", type=float, default=0.0, help="random loss on the media path")
-    sweep.add_argument("--queue-packets", type=int, default=QUEUE_PACKETS, help="drop-tail size")
+    sweep.add_argument("--queue-packets", type=int, default=QUEUE_PACKETS,
+                       help="drop-tail limit (default: unlimited, as netem's)")
     sweep.set_defaults(handler=sweep_command)
 
 
