@@ -59,7 +59,9 @@ class FeedbackAdapter:
         # Insertion order is send order, so forgetting walks from the front.
         self._sent: dict[int, tuple[SentPacket, _State]] = {}
         self._max_seq: int | None = None
-        self._reference_ms: int | None = None  # unwrapped reference time of the last feedback
+        # The receiver's clock minus ours, in 64 ms reference units (from the first feedback):
+        # what the 24-bit reference times are unwrapped against.
+        self._offset_units: float | None = None
         self._in_flight_bytes = 0
         self.rtt_ms: float | None = None  # from the latest feedback with a received packet
         self.ignored = 0  # reported seqs that were unknown, forgotten or already known
@@ -82,12 +84,12 @@ class FeedbackAdapter:
         """The highest transport seq stamped so far (unwrapped), None before the first."""
         return self._max_seq
 
-    def resolve(self, feedback: TransportFeedback) -> ResolvedFeedback:
+    def resolve(self, feedback: TransportFeedback, now_ms: float) -> ResolvedFeedback:
         """What the feedback says about the packets, changing nothing: the caller may check it
         before it is believed (`commit`)."""
         if self._max_seq is None:
             return ResolvedFeedback([], [], None, len(feedback.deltas_ticks))
-        reference = self._peek_reference(feedback.reference_time_64ms)
+        reference = self._unwrap_reference(feedback.reference_time_64ms, now_ms)
         base_ms = reference * REFERENCE_TIME_UNIT_MS
         results: list[PacketResult] = []
         states: list[_State] = []
@@ -109,7 +111,8 @@ class FeedbackAdapter:
         """Believe a feedback `resolve` just returned (nothing sent or heard in between)."""
         if resolved.reference is None:
             return []
-        self._reference_ms = resolved.reference
+        if self._offset_units is None:
+            self._offset_units = resolved.reference - now_ms / REFERENCE_TIME_UNIT_MS
         for result, state in zip(resolved.results, resolved.states, strict=True):
             seq = result.transport_seq
             if result.arrived_ms is None:
@@ -123,24 +126,17 @@ class FeedbackAdapter:
         return resolved.results
 
     def on_feedback(self, feedback: TransportFeedback, now_ms: float) -> list[PacketResult]:
-        return self.commit(self.resolve(feedback), now_ms)
+        return self.commit(self.resolve(feedback, now_ms), now_ms)
 
-    def _peek_reference(self, raw: int) -> int:
-        saved = self._reference_ms
-        try:
-            return self._unwrap_reference(raw)
-        finally:
-            self._reference_ms = saved
-
-    def _unwrap_reference(self, raw: int) -> int:
-        if self._reference_ms is None:
-            self._reference_ms = raw
+    def _unwrap_reference(self, raw: int, now_ms: float) -> int:
+        """The 24-bit reference time (64 ms units, wrapping every 12 days) unwrapped to the
+        wrap nearest our own clock plus the receiver's offset. Pinned to our clock rather than
+        to the previous feedback: one forged reference half a wrap away, once believed, would
+        otherwise move every true one after it by days, and the guard would refuse them all."""
+        if self._offset_units is None:
             return raw
-        delta = (raw - self._reference_ms) % REFERENCE_TIME_MODULO
-        if delta >= REFERENCE_TIME_MODULO // 2:
-            delta -= REFERENCE_TIME_MODULO
-        self._reference_ms += delta
-        return self._reference_ms
+        expected = now_ms / REFERENCE_TIME_UNIT_MS + self._offset_units
+        return raw + round((expected - raw) / REFERENCE_TIME_MODULO) * REFERENCE_TIME_MODULO
 
     def _update_rtt(self, results: list[PacketResult], now_ms: float) -> None:
         """Smallest (now - sent - time the packet then waited at the receiver for feedback).

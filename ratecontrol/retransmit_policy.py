@@ -6,7 +6,9 @@ A NACKed RTP packet is resent only if
   a later resend arrives for a frame already given up and only adds to the queue; and
 * it was not already resent within the last round-trip time: that resend may still be on its
   way, and a repeated NACK must not multiply it (libwebrtc's RtpPacketHistory does the same).
-  Until feedback gives a round-trip time, `default_rtt_ms` (100 ms) stands in.
+  Until feedback gives a round-trip time, `default_rtt_ms` (100 ms) stands in; and
+* it fits the byte budget the sender transport leaves for resending (a share of the target
+  rate per second: see ratecontrol.sender_transport), so NACKs cannot crowd out media.
 
 The history holds the last `history_packets` media packets by the low 16 bits of their RTP
 sequence number (first send time, the packet itself for a stack that resends from here, and
@@ -65,8 +67,10 @@ class RetransmitPolicy(Generic[T]):
         self.highest_seq = key
         self.media_packets_sent += 1
 
-    def grant(self, rtp_seq: int, now_ms: float, rtt_ms: float | None) -> HistoryEntry[T] | None:
-        """The packet to resend now, or None if the rule refuses it (and then nothing changes)."""
+    def grant(self, rtp_seq: int, now_ms: float, rtt_ms: float | None,
+              budget_bytes: float = float("inf")) -> HistoryEntry[T] | None:
+        """The packet to resend now, or None if the rule refuses it (and then nothing changes);
+        also None when it does not fit the `budget_bytes` left for resending."""
         key = rtp_seq % SEQ_MODULO
         entry = self._ring[key % len(self._ring)]
         if (entry is None or entry.rtp_seq != key
@@ -74,6 +78,8 @@ class RetransmitPolicy(Generic[T]):
             return None
         rtt = self.config.default_rtt_ms if rtt_ms is None else rtt_ms
         if entry.resent_ms is not None and now_ms - entry.resent_ms < rtt:
+            return None
+        if entry.size_bytes > budget_bytes:
             return None
         entry.resent_ms = now_ms
         return entry

@@ -43,6 +43,11 @@ T = TypeVar("T")
 CONTROLLER_INTERVAL_MS = 25.0  # libwebrtc's GoogCC process interval
 RATE_WINDOW_MS = 1000.0  # the rate sent, that a REMB is weighed against
 RATE_BUCKET_MS = 100.0  # ... counted in buckets this long
+# Resent bytes over the last RATE_WINDOW_MS may reach this share of the target rate (at least
+# RESEND_FLOOR_BPS), as libwebrtc's retransmission rate limiter allows: NACKs beyond it, true
+# or forged, are refused, so resends cannot fill the pacer and starve the media behind them.
+RESEND_SHARE = 1.0
+RESEND_FLOOR_BPS = 100_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,8 @@ class SenderTransport(Generic[T]):
         self._recent: deque[list[float]] = deque()  # [bucket start, bytes] within the window
         self._recent_bytes = 0
         self._keyframe_requested = False
+        self._resent: deque[tuple[float, int]] = deque()  # (time, bytes) within the window
+        self._resent_bytes = 0
 
     # -- in --------------------------------------------------------------------------------
     def send_media(self, payload: T, size_bytes: int, rtp_seq: int | None,
@@ -200,7 +207,7 @@ class SenderTransport(Generic[T]):
 
     def _on_transport_cc(self, event: TransportCc, now_ms: float) -> None:
         assert self.controller is not None
-        resolved = self.adapter.resolve(event.feedback)
+        resolved = self.adapter.resolve(event.feedback, now_ms)
         if self._refuse(self.guard.check_transport_cc(
                 event.feedback, self.adapter.highest_sent, resolved.results, now_ms)):
             return
@@ -212,14 +219,26 @@ class SenderTransport(Generic[T]):
         if self._refuse(self.guard.check_nack(nack, self.retransmit.highest_seq)):
             return []
         granted = []
+        budget = self._resend_budget_bytes(now_ms)
         for seq in dict.fromkeys(nack.rtp_seqs):  # a seq named twice is one request
-            entry = self.retransmit.grant(seq, now_ms, self.adapter.rtt_ms)
+            entry = self.retransmit.grant(seq, now_ms, self.adapter.rtt_ms, budget)
             if entry is None:
                 self.stats.retransmissions_refused += 1
             else:
                 self.stats.retransmissions += 1
+                budget -= entry.size_bytes
+                self._resent.append((now_ms, entry.size_bytes))
+                self._resent_bytes += entry.size_bytes
                 granted.append((seq, entry))
         return granted
+
+    def _resend_budget_bytes(self, now_ms: float) -> float:
+        while self._resent and now_ms - self._resent[0][0] > RATE_WINDOW_MS:
+            self._resent_bytes -= self._resent.popleft()[1]
+        rate = self.controller.target_bps() if self.controller is not None else \
+            self._sent_bps(now_ms)
+        allowed = max(RESEND_SHARE * rate, RESEND_FLOOR_BPS) * RATE_WINDOW_MS / 8000.0
+        return allowed - self._resent_bytes
 
     def _grant(self, nack: Nack, now_ms: float) -> list[HistoryEntry[T]]:
         return [entry for _, entry in self._granted(nack, now_ms)]

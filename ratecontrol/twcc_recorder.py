@@ -10,8 +10,16 @@ Behaviour (sans-I/O; the caller stamps arrivals and asks, on its timer, whether 
   the window's start back to it, so the next feedback re-reports everything from there, as
   libwebrtc's RemoteEstimatorProxy does; the sender's FeedbackAdapter drops what it already knew
   and learns that a packet once reported lost did arrive. Arrivals are kept for `history_ms`
-  after they were received; a late packet at or below a forgotten arrival is not reported
-  (the re-report would call that arrival "not received") and is counted in `late_dropped`.
+  after they were received; a late packet at or below a forgotten arrival is told in a
+  feedback of its own (re-reporting the window from it would call the forgotten arrivals "not
+  received"), counted in `late_alone`. Dropping it instead let one number far ahead (forged,
+  or corrupt) silence every real packet below it: with no feedback the sender slows to a
+  frame a second, its sequence numbers crawl, and they could take minutes to pass it.
+* A sequence number more than `max_seq_jump` ahead of the highest one is not believed alone: a
+  sender never skips that many, and one forged or corrupt number far ahead would otherwise
+  become the window's end, every real arrival below it would be reported late, then dropped
+  once that arrival was forgotten, and the sender would hear nothing true for a minute. Such
+  a jump is taken only once `JUMP_CONFIRMATIONS` arrivals close together confirm it.
 * A feedback packet never exceeds `max_packet_bytes`; a window that would is split into several,
   and so is one whose neighbouring arrivals are more than 16 bits of 250 µs ticks apart. Each
   part ends on a received packet (as libwebrtc's do): a receiver learns of a loss only from a
@@ -25,6 +33,7 @@ network did in the last few tens of milliseconds; the cost is 20 small RTCP pack
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ratecontrol.twcc import (
@@ -45,6 +54,9 @@ from ratecontrol.twcc import (
 TICKS_PER_MS = 4
 TICKS_PER_REFERENCE_UNIT = 256  # 64 ms / 250 µs
 MIN_PACKET_BYTES = HEADER_BYTES + 4
+MAX_SEQ_JUMP = 1024  # over a second of packets at 10 Mbit/s, all lost
+JUMP_CONFIRMATIONS = 3  # arrivals within JUMP_SPREAD of each other that make a jump true
+JUMP_SPREAD = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,7 @@ class TwccRecorderConfig:
     interval_ms: float = 50.0  # time between feedback packets (libwebrtc: 100; see module doc)
     max_packet_bytes: int = 1200  # upper bound of one RTCP transport-cc packet, padding included
     history_ms: float = 500.0  # how long arrivals are kept to re-report after a late packet
+    max_seq_jump: int = MAX_SEQ_JUMP  # further ahead: believed only when confirmed
 
     def __post_init__(self) -> None:
         if not self.interval_ms > 0:
@@ -74,7 +87,10 @@ class TwccRecorder:
         self._last_feedback_ms: float | None = None
         self._first_arrival_ms = 0.0
         self._feedback_count = 0
-        self.late_dropped = 0  # packets that came too late to be reported at all
+        self.late_alone = 0  # packets too late for the window, reported on their own
+        self._late: list[int] = []  # such packets, until the next feedback
+        self.jumps_ignored = 0  # arrivals far ahead that nothing confirmed
+        self._jump: deque[tuple[int, float]] = deque(maxlen=JUMP_CONFIRMATIONS)
 
     def on_packet(self, transport_seq_16bit: int, arrival_ms: float) -> None:
         seq16 = transport_seq_16bit % SEQ_MODULO
@@ -90,15 +106,33 @@ class TwccRecorder:
         seq = self._max_seq + delta
         if seq in self._arrivals:
             return
+        if delta > self.config.max_seq_jump:
+            self._on_jump(seq, arrival_ms)
+            return
         if seq <= self._forgotten_max:  # re-reporting from here would deny known arrivals
-            self.late_dropped += 1
+            self._arrivals[seq] = arrival_ms
+            self._late.append(seq)
+            self.late_alone += 1
             return
         self._arrivals[seq] = arrival_ms
         self._max_seq = max(self._max_seq, seq)
         self._window_start = min(self._window_start, seq)
 
+    def _on_jump(self, seq: int, arrival_ms: float) -> None:
+        self._jump.append((seq, arrival_ms))
+        seqs = [s for s, _ in self._jump]
+        if len(seqs) < JUMP_CONFIRMATIONS or max(seqs) - min(seqs) > JUMP_SPREAD:
+            self.jumps_ignored += 1
+            return
+        assert self._max_seq is not None
+        for jumped, arrived in self._jump:  # a real jump: the window runs on across the gap
+            self._arrivals.setdefault(jumped, arrived)
+        self._max_seq = max(self._max_seq, *seqs)
+        self._jump.clear()
+
     def _has_news(self) -> bool:
-        return self._max_seq is not None and self._window_start <= self._max_seq
+        return bool(self._late) or (
+            self._max_seq is not None and self._window_start <= self._max_seq)
 
     def feedback_due(self, now_ms: float) -> bool:
         due = self.next_feedback_time()
@@ -118,7 +152,10 @@ class TwccRecorder:
             return []
         assert self._max_seq is not None
         out: list[bytes] = []
-        for base, ref, deltas in self._segments(self._window_start, self._max_seq):
+        segments = [part for late in self._late for part in self._segments(late, late)]
+        self._late.clear()
+        segments += self._segments(self._window_start, self._max_seq)
+        for base, ref, deltas in segments:
             fb = TransportFeedback(
                 sender_ssrc=sender_ssrc % (1 << 32),
                 media_ssrc=media_ssrc % (1 << 32),

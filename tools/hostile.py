@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import random
 import re
@@ -343,6 +344,11 @@ class Side:
     def shown_since(self, wall_s: float) -> list[float]:
         return [f.shown_at for f in self.call.receiver.frames if f.shown_at >= wall_s]
 
+    def feedback_refused(self) -> dict[str, int]:
+        """What this side's sender refused of the feedback it heard, by reason."""
+        stats = dataclasses.asdict(self.call.session.congestion.transport.stats)
+        return {k: v for k, v in stats.items() if k.startswith("refused") and v}
+
     def media_addresses(self) -> list[tuple[str, int]]:
         """The UDP addresses of this side's candidates in its SDP (where its ICE listens)."""
         sdp = self.call.pc.localDescription.sdp
@@ -525,6 +531,7 @@ class Outcome:
     after_s: float
     recoveries: tuple[Recovery, ...] = ()
     guards: tuple[ReceiveGuardStats, ...] = ()
+    refused: tuple[dict[str, int], ...] = ()  # per side: feedback its sender refused
 
 
 async def attack(count: int, seed: int = 1, settle_frames: int = 30,
@@ -570,12 +577,13 @@ async def attack(count: int, seed: int = 1, settle_frames: int = 30,
         shown_again = min(after) >= settle_frames
         survived = shown_again and all(s == "connected" for s in states)
         rejected = sum(s.srtp.rejected for s in pair.sides if s.srtp is not None)
+        refused = tuple(s.feedback_refused() for s in pair.sides)
     finally:
         await pair.close()
         recorder.uninstall(loop)
     return Outcome(survived and not recorder.errors, states, before, after, flood.report,
                    rejected, tuple(recorder.errors), flood_s, after_s, recoveries,
-                   tuple(s.guard for s in pair.sides))
+                   tuple(s.guard for s in pair.sides), refused)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -604,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
               "in its range (the rest: lost in socket buffers, or too long for SRTP)")
         for index, guard in enumerate(outcome.guards):
             print(f"side {index} guards: {guard}")
+        for index, refused in enumerate(outcome.refused):
+            print(f"side {index} sender refused feedback: {refused or 'none'}")
         print(f"frames shown before the flood {outcome.frames_before}; after it, per side "
               f"{', '.join(map(str, outcome.frames_after))} in {outcome.after_s:.1f} s; "
               f"connection {', '.join(outcome.states)}")

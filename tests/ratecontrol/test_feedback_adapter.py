@@ -91,6 +91,16 @@ def test_reference_time_unwraps_across_24_bits() -> None:
     assert b[1].arrived_ms == (top + 1) * 64.0 + 1.0
 
 
+def test_a_reference_half_a_wrap_away_moves_no_later_feedback() -> None:
+    # Unwrapped against the previous feedback, one forged reference time 2^23 units (six
+    # days) away, once believed, put every true arrival after it six days off.
+    adapter = _adapter_with(range(6))
+    adapter.on_feedback(_fb(0, (0,), ref=1000), 100.0)
+    adapter.on_feedback(_fb(1, (0,), ref=1000 + (1 << 23)), 150.0)  # the lie
+    later = adapter.on_feedback(_fb(2, (0, 4), ref=1001), 200.0)
+    assert [r.arrived_ms for r in later] == [1001 * 64.0, 1001 * 64.0 + 1.0]
+
+
 def test_rtt_discounts_the_receivers_wait() -> None:
     adapter = FeedbackAdapter()
     adapter.on_sent(SentPacket(0, 100, sent_ms=0.0))

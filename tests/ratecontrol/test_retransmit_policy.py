@@ -30,3 +30,10 @@ def test_bad_config() -> None:
         RetransmitConfig(history_packets=1000)
     with pytest.raises(ValueError, match="max_age_ms"):
         RetransmitConfig(max_age_ms=-1.0)
+
+
+def test_a_resend_that_does_not_fit_the_budget_is_refused() -> None:
+    policy: RetransmitPolicy[str] = RetransmitPolicy()
+    policy.on_first_send(7, "p", 1200, 0.0)
+    assert policy.grant(7, 10.0, None, budget_bytes=1199) is None
+    assert policy.grant(7, 10.0, None, budget_bytes=1200) is not None

@@ -87,17 +87,51 @@ def test_late_packet_re_reports_the_window() -> None:
     rec.on_packet(5, 70.0)  # after its "not received" went out
     assert rec.feedback_due(110.0)
     assert _arrivals(rec.build_feedback(110.0, 1, 2)) == [(5, 70.0), (6, None), (7, 20.0)]
-    assert rec.late_dropped == 0
+    assert rec.late_alone == 0
 
 
-def test_too_late_packet_is_dropped_after_history() -> None:
+def test_a_packet_later_than_the_history_is_told_alone() -> None:
     rec = TwccRecorder(TwccRecorderConfig(history_ms=500.0))
     rec.on_packet(0, 0.0)
     rec.on_packet(2, 1.0)
-    rec.build_feedback(1000.0, 1, 2)
+    rec.build_feedback(1000.0, 1, 2)  # 0 and 2 forgotten after this
     rec.on_packet(1, 1001.0)
-    assert rec.late_dropped == 1
+    rec.on_packet(3, 1002.0)
+    assert rec.late_alone == 1
+    # Not a re-report of 1..3, which would call the forgotten 2 "not received".
+    packets = rec.build_feedback(1100.0, 1, 2)
+    assert [fb.base_seq for fb in _parse_all(packets)] == [1, 3]
+    assert _arrivals(packets) == [(1, 1001.0), (3, 1002.0)]
     assert rec.next_feedback_time() is None
+
+
+def test_one_number_far_ahead_is_not_believed() -> None:
+    # A forged or corrupt transport seq 20,000 ahead must not become the window's end: the
+    # real packets after it would be reported late, then dropped, for 20,000 packets.
+    rec = TwccRecorder()
+    for seq in range(5):
+        rec.on_packet(seq, 100.0 + seq)
+    rec.on_packet(20_000, 105.0)
+    for seq in range(5, 10):
+        rec.on_packet(seq, 110.0 + seq)
+    packets = rec.build_feedback(200.0, 1, 2)
+    assert [seq for seq, _ in _arrivals(packets)] == list(range(10))
+    assert rec.jumps_ignored == 1
+    rec.on_packet(30_000, 210.0)  # still not believed, and nothing else is lost by it
+    rec.on_packet(10, 211.0)
+    assert [seq for seq, _ in _arrivals(rec.build_feedback(300.0, 1, 2))] == [10]
+
+
+def test_a_jump_confirmed_by_arrivals_close_together_is_taken() -> None:
+    rec = TwccRecorder()
+    for seq in range(3):
+        rec.on_packet(seq, 100.0 + seq)
+    rec.build_feedback(150.0, 1, 2)
+    for seq in (9_000, 9_001, 9_002):  # the sender really skipped (all of it lost)
+        rec.on_packet(seq, 160.0 + seq - 9_000)
+    arrivals = _arrivals(rec.build_feedback(250.0, 1, 2))
+    received = [seq for seq, at in arrivals if at is not None]
+    assert received == [9_000, 9_001, 9_002] and arrivals[0] == (3, None)
 
 
 def test_big_window_is_split_under_the_size_limit() -> None:
@@ -188,7 +222,7 @@ def test_every_arrival_is_reported_within_the_size_limit(
             reported.update((s, t) for s, t in _arrivals(packets) if t is not None)
     reported.update((s, t) for s, t in _arrivals(rec.build_feedback(now, 1, 2)) if t is not None)
     # Seqs stay within 12,000 of each other, so unwrapping is unambiguous and nothing is lost.
-    assert rec.late_dropped == 0
+    assert rec.late_alone == 0
     assert set(reported) == set(first)
     for s, t in reported.items():
         assert s in first
