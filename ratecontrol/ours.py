@@ -30,7 +30,7 @@ from ratecontrol.gcc import GccConfig, GccController
 from ratecontrol.types import FrameDecision, PacketResult, RateBounds, SentPacket
 
 PACING_FACTOR = 2.5
-CAPACITY_HEADROOM = 1.1  # the budget rate may exceed the measured link rate by this factor
+CAPACITY_HEADROOM = 1.0  # the budget rate may exceed the measured link rate by this factor
 
 
 @dataclass(frozen=True, slots=True)

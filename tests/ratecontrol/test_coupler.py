@@ -107,7 +107,7 @@ def test_stale_feedback_allows_one_small_frame_per_second() -> None:
             seq += 1
     stale_frames = [s for s in sent if s[0] > 1100.0]
     assert 3 <= len(stale_frames) <= 5
-    assert all(size == 300 for _, size in stale_frames)
+    assert all(size == coupler.config.min_frame_bytes for _, size in stale_frames)
 
 
 def _long_wait_report(coupler: FrameBudgetCoupler) -> float:
