@@ -1,6 +1,8 @@
 """`python -m experiments SUBCOMMAND ...`: calls over emulated links.
 
-    sim   one call in virtual time with the encoder model (see experiments/sim.py)
+    sim        one call in virtual time with the encoder model (see experiments/sim/call.py)
+    run        real calls through netem (experiments/sweep.py)
+    calibrate  the simulator beside real calls, in one table (experiments/calibrate.py)
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments import sim_sweep_cli, sweep
+from experiments import calibrate, sweep
 from experiments.duration import parse_duration, trace_length_s
+from experiments.link_spec import DEFAULT_DELAY_MS
+from experiments.sim import sweep_cli as sim_sweep_cli
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
 from experiments.sim.content import content_profile
 from experiments.sim.output import sim_output
@@ -43,13 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="content modelled: its size, rate and quality per bit "
                      "(experiments/sim/content.py; default testpattern)")
     sim.add_argument("--json", required=True, type=Path, help="write the summary here")
-    sim.add_argument("--delay-ms", type=float, default=30.0, help="one-way delay, each way")
+    sim.add_argument("--delay-ms", type=float, default=DEFAULT_DELAY_MS,
+                       help="one-way delay, each way (default: as experiments run)")
     sim.add_argument("--loss", type=float, default=0.0, help="random loss on the media path")
-    sim.add_argument("--queue-packets", type=int, default=QUEUE_PACKETS, help="drop-tail size")
+    sim.add_argument("--queue-packets", type=int, default=QUEUE_PACKETS,
+                       help="drop-tail limit (default: unlimited, as netem's)")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--plot", type=Path, help="also draw rate and delay into this PNG")
     sim.set_defaults(handler=_run_sim)
     sweep.add_parser(commands)
+    calibrate.add_parser(commands)
     sim_sweep_cli.add_parser(commands)
     return parser
 

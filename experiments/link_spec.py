@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from netem.traces import media_and_feedback, resolve_trace
 
+DEFAULT_DELAY_MS = 20.0  # one way, each direction, as the issues' measurements use
+
 
 @dataclass(frozen=True)
 class LinkSpec:
     trace: str  # a name (pair or single) or a path
-    delay_ms: float = 20.0  # one way, each direction
+    delay_ms: float = DEFAULT_DELAY_MS  # one way, each direction
     loss: float = 0.0
     queue_packets: int | None = None
     seed: int = 0

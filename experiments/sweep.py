@@ -3,7 +3,7 @@
 Calls run `--jobs` at a time (each call is two peers, a relay and a signaling server: on two
 cores one at a time is what keeps the measurement honest; see the README). Ctrl-C stops the
 calls under way and still reports every call that finished. With `--cluster tcp://H:P` each
-call is a task on a Dask worker instead (experiments.cluster_calls; --jobs is then unused).
+call is a task on a Dask worker instead (experiments.cluster.calls; --jobs is then unused).
 """
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ def run_plan(plan: Plan) -> list[dict[str, Any]]:
 
 def _run_on_cluster(address: str, calls: list[tuple[str, CallSpec, Path]],
                     results: list[dict[str, Any]], bar: tqdm) -> list[dict[str, Any]]:
-    from experiments.cluster import open_client
-    from experiments.cluster_calls import run_calls
+    from experiments.cluster.calls import run_calls
+    from experiments.cluster.client import open_client
 
     def finished(result: dict[str, Any]) -> None:
         results.append(result)

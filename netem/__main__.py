@@ -37,7 +37,7 @@ from pathlib import Path
 
 from netem.link import LinkConfig
 from netem.loss import BernoulliLoss, LossBurst
-from netem.queues import DropTail
+from netem.queues import QUEUE_GUARD_BYTES, DropTail
 from netem.relay import Relay, RelayConfig
 from netem.traces import resolve_trace_pair
 from netem.turn import TurnConfig
@@ -46,9 +46,6 @@ from netem.turn_auth import LongTermAuth
 from netem.turn_paths import Direction
 
 DEFAULT_USER = "netem:netem"
-# Without --queue-packets the queue is unlimited as in Mahimahi, except for this guard against
-# a flood filling the memory (at 1 Mbit/s it is over 8 minutes of queue).
-QUEUE_LIMIT_BYTES = 64 * 1024 * 1024
 EXIT_USAGE = 2
 
 
@@ -174,7 +171,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
                 delay_ms=args.delay_ms,
                 loss=BernoulliLoss(args.loss),
                 bursts=tuple(b for d, b in args.burst_loss if d is direction),
-                queue=DropTail(limit_packets=args.queue_packets, limit_bytes=QUEUE_LIMIT_BYTES),
+                queue=DropTail(limit_packets=args.queue_packets, limit_bytes=QUEUE_GUARD_BYTES),
                 reorder_prob=args.reorder,
                 reorder_delay_ms=args.reorder_delay_ms,
                 duplicate_prob=args.duplicate,

@@ -26,6 +26,11 @@ CODEL_REENTRY_WINDOW_INTERVALS = 16  # RFC 8289: reuse the old count if we drop 
 _NO_DROPS: tuple[QueuedPacket, ...] = ()
 
 
+# An "unlimited" queue still stops here, so a flood cannot fill the memory (at 1 Mbit/s this
+# is over 8 minutes of queue).
+QUEUE_GUARD_BYTES = 64 * 1024 * 1024
+
+
 class QueuedPacket(NamedTuple):
     """A packet waiting at the bottleneck: what the link put in, and when."""
 

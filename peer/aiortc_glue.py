@@ -1,15 +1,23 @@
 """Every place we reach into aiortc or aioice internals, so an upgrade is one file's work.
 
 Pinned to aiortc 1.16 / aioice 0.13 (requirements.txt). Each hook says what it relies on.
+
+State is per call: every hook takes the objects it fills (a DecodeLog, ReceiveGuardStats) or
+the mode it follows, so two calls in one process count apart. Where aiortc or aioice leave no
+per-connection hook, `install_process_hooks` patches a module function once, and the patch
+routes to the connection's own objects (registered per ICE connection, or set for one
+connection's candidate gathering) and otherwise behaves as the original.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
+import queue
 import struct
 import threading
-import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,7 +41,8 @@ from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpHeaderExtensionParame
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket, RtpPacket, is_rtcp
 from av.frame import Frame
 
-from peer.frame_assembler import FrameAssembler, IncomingPacket
+from peer.frame_assembler import AssembledFrame, FrameAssembler, IncomingPacket
+from peer.nack_generator import BoundedNackGenerator
 
 
 class HostCandidates(enum.StrEnum):
@@ -45,22 +54,46 @@ class HostCandidates(enum.StrEnum):
 
 
 _aioice_host_addresses = aioice.ice.get_host_addresses
+# The mode of the connection gathering candidates in this context (see use_host_candidates).
+_host_mode: contextvars.ContextVar[HostCandidates | None] = contextvars.ContextVar(
+    "host_candidates", default=None)
 
 
-def use_host_candidates(mode: HostCandidates) -> None:
-    """aioice leaves 127.0.0.1 out of its host candidates, so a host whose only interface is
-    `lo` cannot call at all. aioice.ice.get_host_addresses is the one place it decides."""
-
-    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        found = _aioice_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
-        loopback = ["127.0.0.1"] if use_ipv4 else []
-        if mode is HostCandidates.LOOPBACK:
-            return loopback
-        if mode is HostCandidates.ALL or not found:
-            return found + loopback
+def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    found = _aioice_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+    mode = _host_mode.get()
+    if mode is None:  # a connection none of ours configured: aioice's own choice
         return found
+    loopback = ["127.0.0.1"] if use_ipv4 else []
+    if mode is HostCandidates.LOOPBACK:
+        return loopback
+    if mode is HostCandidates.ALL or not found:
+        return found + loopback
+    return found
 
-    aioice.ice.get_host_addresses = host_addresses
+
+def use_host_candidates(transceiver: RTCRtpTransceiver, mode: HostCandidates) -> None:
+    """aioice leaves 127.0.0.1 out of its host candidates, so a host whose only interface is
+    `lo` cannot call at all. aioice.ice.get_host_addresses is the one place it decides, and
+    it is called inside Connection.gather_candidates before its first await: this
+    connection's gathering runs with `mode` set for it (see install_process_hooks)."""
+    connection = ice_connection(transceiver)
+    gather = connection.gather_candidates
+
+    async def gather_candidates() -> None:
+        token = _host_mode.set(mode)
+        try:
+            await gather()
+        finally:
+            _host_mode.reset(token)
+
+    connection.gather_candidates = gather_candidates  # type: ignore[method-assign]
+
+
+def ice_connection(transceiver: RTCRtpTransceiver) -> aioice.Connection:
+    """The aioice connection under a transceiver's transport (made with the transceiver)."""
+    connection: aioice.Connection = transceiver.sender.transport.transport.iceGatherer._connection
+    return connection
 
 
 def ice_servers(url: str | None, user: str | None) -> list[RTCIceServer]:
@@ -82,9 +115,11 @@ def prefer_vp8(transceiver: RTCRtpTransceiver) -> None:
 
 
 class DecodeLog:
-    """Sizes and keyframe flags of the encoded frames the decoder saw, by RTP timestamp.
+    """Sizes and keyframe flags of the encoded frames one call's decoder saw, by RTP
+    timestamp, and its decode errors (see log_decoding).
 
-    Filled from aiortc's decoder thread, read from the event loop; a lock keeps it whole.
+    Errors are counted on aiortc's decoder thread, the rest on the event loop; a lock keeps
+    it whole.
     """
 
     _KEEP = 1024
@@ -127,35 +162,65 @@ class DecodeLog:
             return self._frames.get(timestamp)
 
 
-_decode_log = DecodeLog()
-_aiortc_get_decoder = aiortc.rtcrtpreceiver.get_decoder
+class _LoggingDecoderQueue(queue.Queue):
+    """Stands in for a receiver's decoder queue: each (codec, encoded frame) aiortc hands
+    its decoder thread is logged on the way in, with the RTP timestamp the decoded frame
+    keeps as its pts (aiortc maps it before the put).
 
+    aiortc queues at most one frame per packet; the frames our assembler freed with it
+    (`follow_with`) are queued right behind it, their timestamps mapped as aiortc mapped it.
+    """
 
-class _LoggingDecoder:
-    """Wraps aiortc's decoder (called from its decoder_worker thread with a JitterFrame that
-    has .data and .timestamp); decoded frames keep the RTP timestamp as their pts."""
+    def __init__(self, log: DecodeLog) -> None:
+        super().__init__()
+        self._log = log
+        self._following: tuple[int, list[AssembledFrame]] | None = None
 
-    def __init__(self, inner: Any, log: DecodeLog) -> None:
-        self._inner, self._log = inner, log
+    def follow_with(self, rtp_timestamp: int, frames: list[AssembledFrame]) -> None:
+        """The next frame aiortc puts (RTP timestamp `rtp_timestamp`) brings `frames`."""
+        self._following = (rtp_timestamp, frames) if frames else None
 
-    def decode(self, encoded_frame: Any) -> list[Frame]:
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:
+            super().put(item, block, timeout)
+            return
+        codec, encoded_frame = item
         self._log.record(encoded_frame.timestamp, encoded_frame.data)
-        try:
-            frames: list[Frame] = self._inner.decode(encoded_frame)
-            return frames
-        except Exception:
-            self._log.record_error()
-            raise
+        super().put(item, block, timeout)
+        following, self._following = self._following, None
+        if following is None:
+            return
+        first_rtp_timestamp, frames = following
+        for frame in frames:
+            mapped = encoded_frame.timestamp + (frame.timestamp - first_rtp_timestamp) % (1 << 32)
+            self._log.record(mapped, frame.data)
+            super().put((codec, JitterFrame(frame.data, mapped)), block, timeout)
 
 
-def decode_log() -> DecodeLog:
-    """The process's decode log; installs the decoder hook on first use."""
+class _CountingEvent(threading.Event):
+    """Stands in for a receiver's decode-error flag, which aiortc's decoder thread sets on
+    every frame libvpx refuses: each set is a decode error."""
 
-    def get_decoder(codec: Any) -> Any:
-        return _LoggingDecoder(_aiortc_get_decoder(codec), _decode_log)
+    def __init__(self, log: DecodeLog) -> None:
+        super().__init__()
+        self._log = log
 
-    aiortc.rtcrtpreceiver.get_decoder = get_decoder
-    return _decode_log
+    def set(self) -> None:
+        self._log.record_error()
+        super().set()
+
+
+def log_decoding(receiver: RTCRtpReceiver, log: DecodeLog) -> None:
+    """Log what `receiver` decodes into `log`. Must run before aiortc starts the receiver
+    (RTCRtpReceiver.receive hands its private decoder queue and decode-error event, made in
+    __init__, to the decoder thread)."""
+    for name in ("_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__decoder_error"):
+        if not hasattr(receiver, name):
+            raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
+    if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
+        raise RuntimeError("log_decoding must be called before the receiver starts")
+    setattr(receiver, "_RTCRtpReceiver__decoder_queue", _LoggingDecoderQueue(log))  # noqa: B010
+    setattr(receiver, "_RTCRtpReceiver__decoder_error", _CountingEvent(log))  # noqa: B010
 
 
 def newest_frame(track: MediaStreamTrack, frame: Frame) -> tuple[Frame, int]:
@@ -185,9 +250,12 @@ class _AssemblerAsJitterBuffer:
     It also sends the assembler's repeated NACKs, through the receiver's own RTCP sender."""
 
     def __init__(self, receiver: RTCRtpReceiver, assembler: FrameAssembler,
-                 on_keyframe_request: Callable[[], None] | None) -> None:
+                 on_keyframe_request: Callable[[], None] | None,
+                 now_ms: Callable[[], float], decoder_queue: _LoggingDecoderQueue) -> None:
         self.receiver = receiver
         self.assembler = assembler
+        self._decoder_queue = decoder_queue
+        self._now_ms = now_ms
         self._on_keyframe_request = on_keyframe_request
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -200,7 +268,7 @@ class _AssemblerAsJitterBuffer:
         keyframe = frame_start and bool(data) and not data[0] & 1
         incoming = IncomingPacket(packet.sequence_number, packet.timestamp, packet.marker == 1,
                                   frame_start, keyframe, data)
-        now_ms = time.monotonic() * 1000.0
+        now_ms = self._now_ms()
         nack = getattr(self.receiver, _NACK_GENERATOR) is not None  # see stop_nacks
         arrival = self.assembler.receive(incoming, now_ms, nack)
         if arrival.pli and self._on_keyframe_request is not None:
@@ -210,21 +278,39 @@ class _AssemblerAsJitterBuffer:
                 self.receiver._send_rtcp_nack(packet.ssrc, arrival.nack_again))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        frame = arrival.frame
-        return arrival.pli, (JitterFrame(frame.data, frame.timestamp) if frame else None)
+        if not arrival.frames:
+            return arrival.pli, None
+        first, *rest = arrival.frames
+        self._decoder_queue.follow_with(first.timestamp, rest)
+        return arrival.pli, JitterFrame(first.data, first.timestamp)
 
 
 def assemble_frames_at_once(receiver: RTCRtpReceiver, assembler: FrameAssembler,
+                            now_ms: Callable[[], float],
                             on_keyframe_request: Callable[[], None] | None = None) -> None:
     """Replace the video receiver's jitter buffer (aiortc keeps it in a private attribute
-    set in RTCRtpReceiver.__init__) with our frame assembler; `on_keyframe_request` hears of
-    each PLI it makes aiortc send."""
+    set in RTCRtpReceiver.__init__) with our frame assembler, fed arrival times from
+    `now_ms` (the call's clock); `on_keyframe_request` hears of each PLI it makes aiortc
+    send. Call log_decoding first: frames freed together go to the decoder through its
+    queue."""
     attribute = "_RTCRtpReceiver__jitter_buffer"
     kind = getattr(receiver, "_RTCRtpReceiver__kind", None)
     if kind != "video" or not hasattr(receiver, attribute):
         raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
-    setattr(receiver, attribute,
-            _AssemblerAsJitterBuffer(receiver, assembler, on_keyframe_request))
+    decoder_queue = getattr(receiver, "_RTCRtpReceiver__decoder_queue", None)
+    if not isinstance(decoder_queue, _LoggingDecoderQueue):
+        raise RuntimeError("call log_decoding before assemble_frames_at_once")
+    setattr(receiver, attribute, _AssemblerAsJitterBuffer(
+        receiver, assembler, on_keyframe_request, now_ms, decoder_queue))
+
+
+def bound_nacks(receiver: RTCRtpReceiver) -> None:
+    """Give the video receiver a NACK generator whose cost does not grow with a sequence
+    number's jump (see peer.nack_generator); a receiver sending no NACK is left alone."""
+    if not hasattr(receiver, _NACK_GENERATOR):
+        raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
+    if getattr(receiver, _NACK_GENERATOR) is not None:
+        setattr(receiver, _NACK_GENERATOR, BoundedNackGenerator())
 
 
 def stop_nacks(receiver: RTCRtpReceiver) -> None:
@@ -244,10 +330,11 @@ UDP_IPV4_HEADER_BYTES = 28
 MAX_REMOTE_SSRCS = 4  # media and RTX, and room for one restart of each
 
 
-def negotiate_transport_cc() -> None:
+def _negotiate_transport_cc() -> None:
     """Offer and accept the transport-wide sequence number extension and transport-cc
     feedback for video. aiortc parses the extension but leaves it out of its SDP; its offers
-    and answers are built from the module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS."""
+    and answers are built from the module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS,
+    the same for every connection of the process (idempotent)."""
     extensions = aiortc.codecs.HEADER_EXTENSIONS["video"]
     if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
         extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_EXTENSION_ID,
@@ -304,13 +391,14 @@ class TransportAccess:
         return packet.serialize(self._transport._rtp_header_extensions_map)
 
 
-def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> TransportAccess:
+def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
+                   guard: ReceiveGuardStats, now_ms: Callable[[], float]) -> TransportAccess:
     """Route one transceiver's RTP through `hooks`: outgoing RTP (media and RTX) goes to
     hooks.on_outgoing_rtp instead of straight to SRTP; incoming RTP is reported with its
     transport seq no; incoming RTCP is shown to the hooks before aiortc handles it; NACKs are
-    filtered; a packet that makes aiortc's handling raise is dropped and counted
-    (receive_guard_stats), since the exception would end the transport, and so is a datagram
-    too long for SRTP (see SrtpRejections). Relies on
+    filtered; a packet that makes aiortc's handling raise is dropped and counted in `guard`,
+    since the exception would end the transport, and so is a datagram too long for SRTP (see
+    SrtpRejections). Times are the call's clock's (`now_ms`). Relies on
     RTCDtlsTransport._send_rtp / _handle_rtcp_data / _handle_rtp_data and on
     RTCRtpReceiver._handle_rtp_packet / RTCRtpSender._handle_rtcp_packet."""
     transport: RTCDtlsTransport = transceiver.sender.transport
@@ -320,9 +408,6 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> Tra
     receiver, sender = transceiver.receiver, transceiver.sender
     original_rtp_in = receiver._handle_rtp_packet
     original_sender_rtcp = sender._handle_rtcp_packet
-
-    def now_ms() -> float:
-        return asyncio.get_running_loop().time() * 1000.0
 
     async def send_rtp(data: bytes) -> None:
         if is_rtcp(data):
@@ -335,13 +420,13 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> Tra
         try:
             await original_rtcp(data)
         except _MALFORMED_ERRORS:  # e.g. a REMB claiming more SSRCs than it holds: the
-            _guard_stats.malformed_rtcp += 1  # exception would end the transport's loop
+            guard.malformed_rtcp += 1  # exception would end the transport's loop
 
     async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
         try:
             await original_rtp_data(data, arrival_time_ms)
         except _MALFORMED_ERRORS:  # e.g. a transport-cc extension element of 1 byte
-            _guard_stats.malformed_rtp += 1
+            guard.malformed_rtp += 1
 
     remote_ssrcs: set[int] = set()
 
@@ -351,7 +436,7 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks) -> Tra
             # 60 the RR is too long for SRTCP to protect, the ValueError ends the receiver's
             # RTCP task, and closing the call then waits for that task forever.
             if len(remote_ssrcs) >= MAX_REMOTE_SSRCS:
-                _guard_stats.unknown_ssrc += 1
+                guard.unknown_ssrc += 1
                 return
             remote_ssrcs.add(packet.ssrc)
         hooks.on_incoming_rtp(packet.extensions.transport_sequence_number, packet.ssrc,
@@ -461,37 +546,45 @@ class ReceiveGuardStats:
     unknown_ssrc: int = 0  # RTP from an SSRC beyond the first MAX_REMOTE_SSRCS
 
 
-_guard_stats = ReceiveGuardStats()
 # What aiortc's and aioice's parsers raise on malformed input besides their ValueError.
 _MALFORMED_ERRORS = (struct.error, ValueError, IndexError, KeyError, TypeError)
-
-
-def receive_guard_stats() -> ReceiveGuardStats:
-    """The process's counts of hostile input dropped by the guards in this module."""
-    return _guard_stats
-
-
+# Each ICE connection of ours -> the stats of its call (see guard_ice_receive).
+_ice_guards: weakref.WeakKeyDictionary[aioice.Connection, ReceiveGuardStats] = (
+    weakref.WeakKeyDictionary())
 _aioice_datagram_received = aioice.ice.StunProtocol.datagram_received
 
 
-def harden_ice_receive() -> ReceiveGuardStats:
-    """Drop, and count, two kinds of datagram a stranger can send to a call's UDP port:
+def _guarded_datagram_received(self: Any, data: bytes | str, addr: tuple[Any, ...]) -> None:
+    """Drop two kinds of datagram a stranger can send to a call's UDP port:
     - an empty one: aioice passes it on as data, and RTCDtlsTransport._recv_next reads
       `data[0]`, so the IndexError ends the transport's receive loop and the call is dead;
     - a STUN message with a malformed attribute: aioice's parse_message raises struct.error
       (it only expects ValueError), which escapes StunProtocol.datagram_received.
-    Wraps aioice.ice.StunProtocol.datagram_received (the one place aioice takes datagrams)."""
-    if aioice.ice.StunProtocol.datagram_received is not _aioice_datagram_received:
-        return _guard_stats
+    Counted in the stats of the call the protocol's connection (`self.receiver`) is of."""
+    guard = _ice_guards.get(self.receiver)
+    if not data:
+        if guard is not None:
+            guard.empty += 1
+        return
+    try:
+        _aioice_datagram_received(self, data, addr)
+    except _MALFORMED_ERRORS:
+        if guard is not None:
+            guard.malformed_stun += 1
 
-    def datagram_received(self: Any, data: bytes | str, addr: tuple[Any, ...]) -> None:
-        if not data:
-            _guard_stats.empty += 1
-            return
-        try:
-            _aioice_datagram_received(self, data, addr)
-        except _MALFORMED_ERRORS:
-            _guard_stats.malformed_stun += 1
 
-    aioice.ice.StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
-    return _guard_stats
+def guard_ice_receive(transceiver: RTCRtpTransceiver, guard: ReceiveGuardStats) -> None:
+    """Count what the ICE guard (install_process_hooks) drops on this transceiver's
+    connection in `guard`."""
+    _ice_guards[ice_connection(transceiver)] = guard
+
+
+def install_process_hooks() -> None:
+    """The patches aiortc and aioice leave no per-connection way around, once per process:
+    transport-cc in the SDP tables; host candidates chosen per connection
+    (use_host_candidates); the ICE receive guard, on aioice.ice.StunProtocol.datagram_received
+    (the one place aioice takes datagrams), on for every connection. Idempotent."""
+    _negotiate_transport_cc()
+    aioice.ice.get_host_addresses = _host_addresses
+    aioice.ice.StunProtocol.datagram_received = (  # type: ignore[method-assign]
+        _guarded_datagram_received)

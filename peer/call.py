@@ -5,11 +5,15 @@ source clock (`SourceClock`) in its offer or answer, so the other side can turn 
 capture times. The call lasts `duration_s` from the moment media can flow, or until the other
 side says bye or leaves; either way the metrics end with a summary.
 
-When the path dies mid-call (ICE consent expires: nothing authenticated heard for
-`CONSENT_TIMEOUT_S`, RFC 7675's 30 s, or aioice's own consent checks fail) the offerer starts
-a new session (`peer.session`) over signaling, a fresh attempt every `RESTART_ATTEMPT_S`, and
-the answerer accepts it; either gives up after `RESTART_GIVE_UP_S`. The sender logs its rate
-every `RATE_LOG_INTERVAL_S`, so outages and recoveries can be measured from the metrics.
+When the path dies mid-call the offerer starts a new session (`peer.session`) over
+signaling and the answerer accepts it; `peer.restart_policy` says when (consent, attempts,
+giving up). The sender logs its rate every `RATE_LOG_INTERVAL_S`, so outages and recoveries
+can be measured from the metrics.
+
+`Call` is the asyncio adapter: what to say over signaling is `peer.call_signaling`'s, when to
+restart `peer.restart_policy`'s (both sans-I/O), the summary `peer.call_summary`'s. It keeps
+one timer for the policy (`loop.call_at`), reads one clock (`peer.clock`: loop time, mapped to
+wall time once for the metrics), and owns every per-call object the aiortc hooks fill.
 """
 
 from __future__ import annotations
@@ -19,25 +23,23 @@ import contextlib
 import logging
 import signal
 import sys
-import time
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-from peer.aiortc_glue import (
-    HostCandidates,
-    decode_log,
-    harden_ice_receive,
-    negotiate_transport_cc,
-    use_host_candidates,
-)
-from peer.metrics import DEFAULT_SOURCE_FPS, MetricsLog, summarize
+from peer import call_signaling as sig
+from peer import restart_policy as rp
+from peer.aiortc_glue import DecodeLog, HostCandidates, ReceiveGuardStats
+from peer.call_signaling import CallSignaling
+from peer.call_summary import CallEnd, SentTotals, call_summary
+from peer.clock import Clock
+from peer.metrics import MetricsLog
 from peer.receiver import FrameReceiver
-from peer.session import CLOSE_STEP_TIMEOUT_S, MediaSession
+from peer.restart_policy import RestartConfig, RestartPolicy
+from peer.session import CLOSE_STEP_TIMEOUT_S, CallParts, MediaSession
 from peer.sink import open_sink
 from peer.source import SourceClock
 from peer.sources import open_source, remote_clock
@@ -48,10 +50,6 @@ log = logging.getLogger("peer.call")
 BYE_WAIT_S = 1.0
 SIGNALING_RETRY_FIRST_S = 0.5
 SIGNALING_RETRY_MAX_S = 4.0
-CONSENT_TIMEOUT_S = 30.0  # RFC 7675 §5.1: consent expires 30 s after it was last confirmed
-CONSENT_POLL_S = 0.5
-RESTART_ATTEMPT_S = 3.0  # ICE checks back off (0.5, 1, 2 s ...): a fresh attempt is quicker
-RESTART_GIVE_UP_S = 60.0
 RATE_LOG_INTERVAL_S = 0.25
 
 
@@ -76,6 +74,7 @@ class CallConfig:
     # browser fed it by --use-file-for-fake-video-capture does, without announcing it.
     remote_pattern_loop: int | None = None
     remote_source: str = "testpattern"  # what that file holds: testpattern or clip:NAME
+    restart: RestartConfig = field(default_factory=RestartConfig)  # see peer.restart_policy
 
 
 @dataclass
@@ -90,54 +89,58 @@ class CallFailed(Exception):
 
 
 class Call:
-    def __init__(self, config: CallConfig) -> None:
+    def __init__(self, config: CallConfig, clock: Clock | None = None) -> None:
         self.config = config
-        use_host_candidates(config.host_candidates)
-        harden_ice_receive()  # a stranger's empty datagram must not end the call
-        negotiate_transport_cc()
+        self.clock = clock or Clock()
         self.metrics = MetricsLog(config.metrics_path)
         self.source = open_source(config.source)
-        self.receiver = FrameReceiver(open_sink(config.sink), self.metrics, decode_log(),
-                                      measure_quality=config.measure_quality)
+        # Filled by this call's hooks only: another call in the process has its own.
+        self.decode_log = DecodeLog()
+        self.guard = ReceiveGuardStats()
+        self.receiver = FrameReceiver(open_sink(config.sink), self.metrics, self.decode_log,
+                                      measure_quality=config.measure_quality,
+                                      wall_clock=self.clock.wall_s)
         if config.remote_pattern_loop:
             self.receiver.remote_clock = remote_clock(config.remote_source,
                                                       config.remote_pattern_loop)
+        self.parts = CallParts(self.clock, self.source, self.receiver, self.decode_log,
+                               self.guard, config.host_candidates)
+        self.talk = CallSignaling()
+        self.policy = RestartPolicy(config.restart)
+        self.sent = SentTotals()
         self.session = self._new_session(0)
-        self._sent_before: Counter[str] = Counter()  # what closed sessions sent
         self.signaling = SignalingClient(config.signaling_url)
-        self.remote_id: str | None = None
-        self.remote_frames_sent: int | None = None
-        self.offerer = False
-        self.restarts = 0
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
         self.remote_said_bye = asyncio.Event()
         self.end_reason = ""
         self.failed = False
+        self.connected_at_s: float | None = None  # loop time
+        self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def pc(self) -> RTCPeerConnection:
         return self.session.pc
 
+    @property
+    def restarts(self) -> int:
+        return self.policy.restarts
+
     # -- life cycle -------------------------------------------------------------------------
 
     async def run(self) -> CallResult:
-        started = time.time()
-        connected_at: float | None = None
+        started_s = self.clock.now_s()
         try:
             await self.signaling.connect()
             peers = await self.signaling.join(self.config.room)
             print(f"peer: joined room {self.config.room} as {self.signaling.id} "
                   f"({len(peers)} already there)", file=sys.stderr, flush=True)
             self._spawn(self._read_signaling())
-            if peers:
-                self.remote_id, self.offerer = peers[0], True
-                await self._send_offer()
+            actions = self.talk.joined(peers)
+            self.policy.offerer = self.talk.offerer
+            await self._carry_out(actions)
             await self._wait_connected()
-            connected_at = time.time()
-            self.metrics.write({"type": "event", "event": "connected", "at": connected_at})
-            self._spawn(self._watch_consent())
             if self.config.direction != "recvonly":
                 self._spawn(self._log_rate())
             with contextlib.suppress(TimeoutError):
@@ -147,9 +150,13 @@ class Call:
         except (SignalingError, CallFailed) as exc:
             self._end(str(exc), failed=True)
         finally:
-            await self._hang_up()
-        start = connected_at or started
-        summary = self._summary(start, max(time.time() - start, 1e-3))
+            await self.hang_up()
+        start_s = self.connected_at_s if self.connected_at_s is not None else started_s
+        end = CallEnd(self.end_reason, not self.failed, self.restarts, self.config.controller,
+                      start_s=self.clock.wall_s(start_s),
+                      duration_s=max(self.clock.now_s() - start_s, 1e-3))
+        summary = call_summary(self.receiver, self.decode_log, self._sender_summary(), end,
+                               self.talk.remote_frames_sent)
         self.metrics.write(summary)
         self.metrics.close()
         return CallResult(not self.failed, self.end_reason, summary)
@@ -162,6 +169,8 @@ class Call:
         if not self.ended.is_set():
             self.end_reason, self.failed = reason, failed
             self.ended.set()
+            self.policy.end()
+            self._arm_timer()
 
     async def _wait_connected(self) -> None:
         connected = asyncio.ensure_future(self.connected.wait())
@@ -175,15 +184,18 @@ class Call:
         if not self.connected.is_set():
             raise CallFailed(f"call ended before it connected: {self.end_reason}")
 
-    async def _hang_up(self) -> None:
-        if self.remote_id is not None:
+    async def hang_up(self) -> None:
+        """Say bye, close the session, the receiver, the source and signaling, each bounded:
+        a stuck session must not keep the summary from being written."""
+        self.policy.end()
+        self._arm_timer()
+        bye = self.talk.bye(self._frames_sent())
+        if bye is not None:
             with contextlib.suppress(SignalingError, ConnectionError, RuntimeError):
-                await self.signaling.send({"type": "bye", "to": self.remote_id,
-                                           "frames_sent": self._frames_sent()})
+                await self.signaling.send(bye)
             # The other side's bye carries how many frames it sent: worth a moment's wait.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.remote_said_bye.wait(), BYE_WAIT_S)
-        # Teardown is bounded: a stuck session must not keep the summary from being written.
         await self.session.close()
         try:
             await asyncio.wait_for(self.receiver.finish(), CLOSE_STEP_TIMEOUT_S)
@@ -195,38 +207,8 @@ class Call:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.signaling.close(), CLOSE_STEP_TIMEOUT_S)
 
-    def _summary(self, start_s: float, duration_s: float) -> dict[str, Any]:
-        dlog = self.receiver.decode_log
-        repair = self.receiver.assembler_stats
-        clock = self.receiver.remote_clock
-        fps = clock.fps if clock is not None else DEFAULT_SOURCE_FPS  # signal delay's grid
-        return {
-            "type": "summary",
-            **summarize(self.receiver.frames, duration_s=duration_s, start_s=start_s, fps=fps,
-                        frames_sent=self.remote_frames_sent, keyframes=dlog.keyframes).to_json(),
-            "source_fps": fps,
-            "received_kbps": round(dlog.received_bytes * 8 / 1000 / duration_s, 3),
-            "start_s": round(start_s, 6),
-            "duration_s": round(duration_s, 3),
-            "frames_dropped": self.receiver.dropped,
-            "frames_unstamped": self.receiver.unstamped,
-            "decode_errors": dlog.decode_errors,
-            "controller": self.config.controller,
-            "sent": self._sender_summary(),
-            "frames_abandoned": repair.frames_abandoned,
-            "packets_missing": repair.packets_missing,
-            "packets_recovered": repair.packets_recovered,
-            "keyframe_requests": repair.keyframe_requests,
-            "nack_retries": repair.nack_retries,
-            "restarts": self.restarts,
-            "ended": self.end_reason,
-            "ok": not self.failed,
-        }
-
-    def _sent_total(self) -> Counter[str]:
-        total = Counter(self._sent_before)
-        total.update(self.session.sent_stats())  # update, unlike +, keeps the zero counts
-        return total
+    def _sent_total(self) -> dict[str, int]:
+        return dict(self.sent.total(self.session.sent_stats()))
 
     def _frames_sent(self) -> int:
         if self.session.controller is not None:
@@ -247,13 +229,14 @@ class Call:
         task.add_done_callback(self._tasks.discard)
 
     def _event(self, event: str, **fields: Any) -> None:
-        self.metrics.write({"type": "event", "event": event, "at": time.time(), **fields})
+        self.metrics.write({"type": "event", "event": event, "at": self.clock.wall_s(),
+                            **fields})
 
     async def _log_rate(self) -> None:
         """Bytes sent so far and the controller's target, a few times a second."""
         while True:
             controller = self.session.controller
-            line: dict[str, Any] = {"type": "rate", "at": time.time(),
+            line: dict[str, Any] = {"type": "rate", "at": self.clock.wall_s(),
                                     "bytes_sent": self._sent_total()["bytes_sent"],
                                     "session": self.session.number}
             if controller is not None:
@@ -261,13 +244,57 @@ class Call:
             self.metrics.write(line)
             await asyncio.sleep(RATE_LOG_INTERVAL_S)
 
+    # -- the restart policy: one timer, and what it decides ---------------------------------
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = self.policy.get_timer()
+        if when is not None:
+            self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now_s = self.clock.now_s()
+        silent_s = self.session.congestion.silent_ms(now_s * 1000.0) / 1000.0
+        self._decided(self.policy.handle_timer(now_s, silent_s))
+
+    def _decided(self, actions: list[rp.Action]) -> None:
+        """Carry out what the policy decided; re-arm its timer."""
+        for action in actions:
+            if isinstance(action, rp.Connected):
+                self.connected_at_s = self.clock.now_s()
+                self.talk.on_connected()
+                self._event("connected")
+                self.connected.set()
+            elif isinstance(action, rp.PathLost):
+                log.warning("session %d lost: %s", action.session, action.reason)
+                self._event("connection-lost", reason=action.reason, session=action.session)
+            elif isinstance(action, rp.NewSession) and action.offer:
+                self._spawn(self._offer_session(action.number))
+            elif isinstance(action, rp.Restarted):
+                self._event("restarted", session=action.session)
+            elif isinstance(action, rp.GiveUp):
+                self._end(action.reason, failed=action.failed)
+        self._arm_timer()
+
+    async def _offer_session(self, number: int) -> None:
+        await self._replace_session(number)
+        self._event("restart-offered", session=number)
+        try:
+            await self._send_offer()
+        except (SignalingError, ConnectionError, RuntimeError) as exc:
+            log.warning("could not offer a restart: %s", exc)
+        self.policy.offered(number, self.clock.now_s())
+        self._arm_timer()
+
     # -- WebRTC sessions --------------------------------------------------------------------
 
     def _new_session(self, number: int) -> MediaSession:
         config = self.config
-        session = MediaSession(number, controller=config.controller,
-                               direction=config.direction, source=self.source,
-                               receiver=self.receiver, ice_server=config.ice_server,
+        session = MediaSession(number, self.parts, controller=config.controller,
+                               direction=config.direction, ice_server=config.ice_server,
                                ice_user=config.ice_user, relay_only=config.relay_only,
                                nack=config.nack)
 
@@ -280,78 +307,19 @@ class Call:
         async def on_state() -> None:
             state = session.state
             log.info("session %d: connection state %s", session.number, state)
-            if session is not self.session:
-                return
-            self._event("connection-state", state=state, session=session.number)
-            if state == "connected":
-                self.connected.set()
-            elif state in ("failed", "closed"):  # aioice's consent expiry closes it
-                self._connection_lost(session, f"connection {state} (ICE or DTLS)")
+            if session is self.session:
+                self._event("connection-state", state=state, session=session.number)
+            self._decided(self.policy.session_state(session.number, state, self.clock.now_s()))
 
         return session
 
-    async def _replace_session(self) -> MediaSession:
+    async def _replace_session(self, number: int) -> MediaSession:
         old = self.session
         old.lost = True
-        self._sent_before.update(old.sent_stats())
+        self.sent.close_session(old.sent_stats())
         await old.close()  # first: the old sender must stop pulling frames from the source
-        self.session = self._new_session(old.number + 1)
+        self.session = self._new_session(number)
         return self.session
-
-    async def _watch_consent(self) -> None:
-        """RFC 7675: a path that has been silent for CONSENT_TIMEOUT_S is dead."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(CONSENT_POLL_S)
-            session = self.session
-            silent_s = session.congestion.silent_ms(loop.time() * 1000.0) / 1000.0
-            if session.state == "connected" and silent_s >= CONSENT_TIMEOUT_S:
-                self._connection_lost(session, f"consent expired: nothing heard for "
-                                               f"{silent_s:.0f} s")
-
-    def _connection_lost(self, session: MediaSession, reason: str) -> None:
-        if session is not self.session or session.lost or self.ended.is_set():
-            return
-        session.lost = True
-        if not self.connected.is_set():
-            self._end(reason, failed=True)
-            return
-        log.warning("session %d lost: %s", session.number, reason)
-        self._event("connection-lost", reason=reason, session=session.number)
-        self._spawn(self._restart() if self.offerer else self._await_restart(session))
-
-    async def _restart(self) -> None:
-        """Offer new sessions until one connects; each attempt has fresh ICE credentials."""
-        give_up_at = time.monotonic() + RESTART_GIVE_UP_S
-        while not self.ended.is_set() and time.monotonic() < give_up_at:
-            session = await self._replace_session()
-            self._event("restart-offered", session=session.number)
-            try:
-                await self._send_offer()
-            except (SignalingError, ConnectionError, RuntimeError) as exc:
-                log.warning("could not offer a restart: %s", exc)
-            if await self._session_connects(session, RESTART_ATTEMPT_S):
-                self.restarts += 1
-                self._event("restarted", session=session.number)
-                return
-        self._end(f"connection lost; no new session within {RESTART_GIVE_UP_S:g} s")
-
-    async def _await_restart(self, lost: MediaSession) -> None:
-        """The answerer waits for the offerer's new session (see _on_offer)."""
-        deadline = time.monotonic() + RESTART_GIVE_UP_S
-        while time.monotonic() < deadline and not self.ended.is_set():
-            if self.session is not lost and self.session.state == "connected":
-                return
-            await asyncio.sleep(0.2)
-        self._end(f"connection lost; no new session within {RESTART_GIVE_UP_S:g} s")
-
-    async def _session_connects(self, session: MediaSession, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not self.ended.is_set():
-            if session.state == "connected":
-                return True
-            await asyncio.sleep(0.05)
-        return False
 
     async def _send_offer(self) -> None:
         pc = self.pc
@@ -360,29 +328,58 @@ class Call:
 
     async def _send_description(self, pc: RTCPeerConnection) -> None:
         description = pc.localDescription
-        message: dict[str, Any] = {"type": description.type, "sdp": description.sdp,
-                                   "to": self.remote_id, "session": self.session.number}
-        if self.source.clock is not None:
-            message["source"] = self.source.clock.to_json()
-        await self.signaling.send(message)
+        clock = self.source.clock
+        await self.signaling.send(self.talk.description(
+            description.type, description.sdp, self.session.number,
+            clock.to_json() if clock is not None else None))
 
     # -- signaling --------------------------------------------------------------------------
 
     async def _read_signaling(self) -> None:
         while True:
             message = await self.signaling.receive()
-            if message is None:
-                if not self.connected.is_set():
-                    self._end("signaling connection closed before the call connected", True)
-                    return
-                # Media is peer to peer: the call goes on while we find the server again.
+            actions = self.talk.closed() if message is None else self.talk.receive(message)
+            if self.talk.remote_gone:
+                self.remote_said_bye.set()
+            if any(isinstance(a, sig.Rejoin) for a in actions):
                 if not await self._rejoin_signaling():
                     return
                 continue
             try:
-                await self._on_message(message)
+                await self._carry_out(actions)
             except (ValueError, TypeError, KeyError) as exc:
-                log.warning("ignored a malformed %r message: %s", message.get("type"), exc)
+                log.warning("ignored a malformed %r message: %s",
+                            message.get("type") if message else None, exc)
+            if message is None:
+                return
+
+    async def _carry_out(self, actions: list[sig.Action]) -> None:
+        for action in actions:
+            if isinstance(action, sig.SendOffer):
+                await self._send_offer()
+            elif isinstance(action, sig.AcceptOffer):
+                await self._accept_offer(action)
+            elif isinstance(action, sig.TakeAnswer):
+                if self.policy.answer_is_current(action.session):
+                    await self._take_description(action.sdp, "answer", action.source)
+            elif isinstance(action, sig.AddCandidate):
+                await self._add_candidate(action.candidate)
+            elif isinstance(action, sig.EndCall):
+                self._end(action.reason, failed=action.failed)
+            elif isinstance(action, sig.Warn):
+                log.warning("%s", action.text)
+
+    async def _accept_offer(self, offer: sig.AcceptOffer) -> None:
+        """The first offer starts the call; a later one restarts it on a new session."""
+        if offer.restart:
+            for action in self.policy.offer_received(self.clock.now_s(), offer.session):
+                if isinstance(action, rp.NewSession):
+                    await self._replace_session(action.number)
+                    self._event("restart-answered", session=action.number)
+            self._arm_timer()
+        await self._take_description(offer.sdp, "offer", offer.source)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self._send_description(self.pc)
 
     async def _rejoin_signaling(self) -> bool:
         """Reconnect to the signaling server and rejoin the room, backing off, for as long as
@@ -401,63 +398,20 @@ class Call:
                 delay_s = min(delay_s * 2, SIGNALING_RETRY_MAX_S)
                 continue
             self.signaling = client
-            if peers:
-                self.remote_id = peers[0]
+            self.talk.rejoined(peers)
             print(f"peer: reconnected to signaling as {client.id}", file=sys.stderr, flush=True)
             self._event("signaling-reconnected")
             return True
         return False
 
-    async def _on_message(self, message: dict[str, Any]) -> None:
-        kind, sender = message.get("type"), message.get("from")
-        if kind == "offer":
-            await self._on_offer(message)
-        elif kind == "answer":
-            session = message.get("session")
-            if isinstance(session, int) and session != self.session.number:
-                return  # for an attempt already given up
-            await self._take_description(message)
-        elif kind == "candidate":
-            await self._add_candidate(message.get("candidate"))
-        elif kind == "bye" and sender == self.remote_id:
-            frames_sent = message.get("frames_sent")
-            if isinstance(frames_sent, int):
-                self.remote_frames_sent = frames_sent
-            self.remote_said_bye.set()
-            self._end("the other side hung up")
-        elif kind == "peer-joined" and self.connected.is_set():
-            self.remote_id = message.get("id")  # the other side, back after losing signaling
-        elif kind == "peer-left" and message.get("id") == self.remote_id:
-            self.remote_said_bye.set()
-            self._end("the other side left the room")
-        elif kind == "error":
-            log.warning("signaling error %s: %s", message.get("code"), message.get("message"))
-
-    async def _on_offer(self, message: dict[str, Any]) -> None:
-        """The first offer starts the call; a later one restarts it on a new session."""
-        self.remote_id = message.get("from")
-        if self.pc.remoteDescription is not None:
-            session = await self._replace_session()
-            self._event("restart-answered", session=session.number)
-            self._spawn(self._count_restart(session))
-        await self._take_description(message)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await self._send_description(self.pc)
-
-    async def _count_restart(self, session: MediaSession) -> None:
-        if await self._session_connects(session, RESTART_GIVE_UP_S):
-            self.restarts += 1
-            self._event("restarted", session=session.number)
-
-    async def _take_description(self, message: dict[str, Any]) -> None:
-        announced = SourceClock.from_json(message.get("source"))
+    async def _take_description(self, sdp: str, kind: str, source: Any) -> None:
+        announced = SourceClock.from_json(source)
         self.receiver.remote_clock = announced or self.receiver.remote_clock
-        await self.pc.setRemoteDescription(RTCSessionDescription(message["sdp"],
-                                                                 message["type"]))
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, kind))
 
-    async def _add_candidate(self, data: Any) -> None:
+    async def _add_candidate(self, data: dict[str, Any] | None) -> None:
         """A trickled candidate in the browser's RTCIceCandidate.toJSON() shape."""
-        if not data or not data.get("candidate"):
+        if data is None:
             await self.pc.addIceCandidate(None)  # end of candidates
             return
         candidate = candidate_from_sdp(data["candidate"].removeprefix("candidate:"))
@@ -467,12 +421,12 @@ class Call:
 
 
 async def run_call(config: CallConfig) -> CallResult:
-    call = Call(config)
+    call = Call(config, Clock())  # the process's one clock
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, call.stop, f"stopped by {signal.Signals(sig).name}")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, call.stop, f"stopped by {signal.Signals(signum).name}")
     try:
         return await call.run()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

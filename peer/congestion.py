@@ -1,11 +1,20 @@
-"""Transport-wide congestion control inside a real call: the asyncio side of ratecontrol/.
+"""Transport-wide congestion control inside a real call: the asyncio adapter of
+ratecontrol.sender_transport (the object the simulator drives too).
 
 It sits between aiortc's packetizer and SRTP (through `aiortc_glue.hook_transport`):
-- outgoing RTP waits in the pacer, then leaves stamped with a transport-wide sequence number;
-  the controller hears of every packet sent and of the transport-cc feedback that comes back;
+- outgoing RTP goes into the sender transport, which paces it, stamps it with a transport-wide
+  sequence number and tells the controller; what `packets_to_send` returns goes on the wire;
+- incoming RTCP is parsed here, at the edge, into typed events (transport-cc, REMB, the report
+  blocks about our stream) that the transport checks before any reaches the controller;
+- NACKs are answered by aiortc itself (it wraps resends in RTX): the hook asks `retransmittable`,
+  which applies the transport's one retransmission rule;
 - incoming RTP is recorded by arrival time, and transport-cc feedback goes back every 50 ms,
-  whatever sends to us (our peer or a browser);
-- NACKed packets are resent only while they can still arrive in time to be shown.
+  whatever sends to us (our peer or a browser).
+
+One timer, as aioquic's asyncio adapter keeps: `loop.call_at` armed for the earlier of the
+transport's `get_timer()` and the TWCC recorder's next feedback time, re-armed after every input;
+nothing wakes while there is nothing to do. Sending is asynchronous in aiortc, so what is due
+goes into an outbox that one task empties and then ends.
 
 With no controller (stock aiortc sending), packets pass straight through, unstamped.
 Time: `loop.time()` in milliseconds, the clock everything in ratecontrol/ is fed.
@@ -16,34 +25,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+import struct
+from collections import deque
 from dataclasses import dataclass
 
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    unpack_remb_fci,
+)
 
 from peer.aiortc_glue import TransportAccess, wire_size
-from ratecontrol.feedback_adapter import FeedbackAdapter
-from ratecontrol.pacer import Pacer
+from ratecontrol.feedback_events import FeedbackEvent, LossReport, Nack, Remb, TransportCc
+from ratecontrol.sender_transport import SenderTransport
 from ratecontrol.twcc import parse_rtcp_transport_cc, split_rtcp_compound
 from ratecontrol.twcc_recorder import TwccRecorder
-from ratecontrol.types import RateController, SentPacket
+from ratecontrol.types import RateController
 
 log = logging.getLogger("peer.congestion")
 
-CONTROLLER_TICK_MS = 25.0
 TRANSPORT_SEQ_EXTENSION_BYTES = 4  # one-byte header element (3) rounded into the 4-byte block
-# A frame the receiver has not completed this long after a later one is abandoned (see
-# peer.frame_assembler); a retransmission sent later than this after the original is wasted.
-RETRANSMIT_MAX_AGE_MS = 300.0
-SENT_HISTORY = 4096
+LOSS_FRACTION_UNIT = 256  # RTCP report blocks carry the fraction lost in 1/256
+_RTCP_ERRORS = (ValueError, IndexError, KeyError, struct.error)  # aiortc's parser on bad input
 
 
 @dataclass
 class CongestionStats:
-    packets_sent: int = 0
+    packets_sent: int = 0  # RTP packets the transport took (sends that failed excluded)
     bytes_sent: int = 0
-    feedback_received: int = 0
+    feedback_received: int = 0  # feedback events from the other side, refused ones included
     feedback_sent: int = 0
+    feedback_refused: int = 0  # by reason: the sender transport's `refused_*` counters
+    retransmissions: int = 0
     retransmissions_refused: int = 0
 
 
@@ -53,38 +70,96 @@ class CongestionControl:
     def __init__(self, controller: RateController | None, local_ssrc: int) -> None:
         self.controller = controller
         self.local_ssrc = local_ssrc
-        self.pacer: Pacer[RtpPacket] = Pacer()
-        self.adapter = FeedbackAdapter()
+        self.transport: SenderTransport[RtpPacket] = SenderTransport(controller)
         self.recorder = TwccRecorder()
-        self.stats = CongestionStats()
         self._access: TransportAccess | None = None
-        self._next_transport_seq = 0
-        self._first_sent_ms: OrderedDict[int, float] = OrderedDict()  # RTP seq -> first send
         self._remote_media_ssrc: int | None = None
         self._last_heard_ms: float | None = None  # newest packet SRTP authenticated
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_ms: float | None = None
+        self._outbox: deque[tuple[bytes, bool]] = deque()  # (datagram, is feedback)
+        self._sender: asyncio.Task[None] | None = None
+        self._sent = CongestionStats()  # what only the adapter knows: sends that succeeded
+
+    @property
+    def stats(self) -> CongestionStats:
+        t = self.transport.stats
+        return CongestionStats(
+            packets_sent=self._sent.packets_sent, bytes_sent=self._sent.bytes_sent,
+            feedback_received=t.feedback_received, feedback_sent=self._sent.feedback_sent,
+            feedback_refused=t.feedback_refused, retransmissions=t.retransmissions,
+            retransmissions_refused=t.retransmissions_refused)
 
     def start(self, access: TransportAccess) -> None:
         self._access = access
-        self._tasks = [asyncio.ensure_future(self._pace()),
-                       asyncio.ensure_future(self._send_feedback())]
-        if self.controller is not None:
-            self._tasks.append(asyncio.ensure_future(self._tick()))
+        self._service(self._now_ms())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        self._access = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._sender is not None:
+            self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._sender
 
     @staticmethod
     def _now_ms() -> float:
         return asyncio.get_running_loop().time() * 1000.0
 
-    # -- sending ----------------------------------------------------------------------------
+    # -- the one timer ----------------------------------------------------------------------
+    def _service(self, now_ms: float) -> None:
+        """Do what is due, hand what may leave to the sender task, re-arm the timer."""
+        if self._access is None:
+            return
+        self.transport.handle_timer(now_ms)
+        for out in self.transport.packets_to_send(now_ms):
+            self._outbox.append((self._access.serialize(out.payload, out.transport_seq), False))
+        if self._remote_media_ssrc is not None and self.recorder.feedback_due(now_ms):
+            for data in self.recorder.build_feedback(now_ms, self.local_ssrc,
+                                                     self._remote_media_ssrc):
+                self._outbox.append((data, True))
+        if self._outbox and self._sender is None:
+            self._sender = asyncio.ensure_future(self._send_outbox())
+        self._arm()
 
+    def _arm(self) -> None:
+        if self._access is None:
+            return  # stopped (or not yet started): no timer outlives the call
+        when = self.transport.get_timer()
+        feedback_ms = (None if self._remote_media_ssrc is None
+                       else self.recorder.next_feedback_time())
+        if feedback_ms is not None:
+            when = feedback_ms if when is None else min(when, feedback_ms)
+        if when == self._timer_ms and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_ms = when
+        self._timer = (None if when is None else
+                       asyncio.get_running_loop().call_at(when / 1000.0, self._on_timer))
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_ms = None
+        self._service(self._now_ms())
+
+    async def _send_outbox(self) -> None:
+        try:
+            while self._outbox and self._access is not None:
+                data, is_feedback = self._outbox.popleft()
+                if not await self._access.send_now(data):
+                    continue
+                if is_feedback:
+                    self._sent.feedback_sent += 1
+                else:
+                    self._sent.packets_sent += 1
+                    self._sent.bytes_sent += len(data)
+        finally:
+            self._sender = None
+
+    # -- sending ----------------------------------------------------------------------------
     def on_outgoing_rtp(self, data: bytes) -> None:
         if self._access is None:
             return
@@ -92,58 +167,17 @@ class CongestionControl:
             packet = self._access.parse_rtp(data)
         except ValueError:
             return
-        size = wire_size(len(data) + TRANSPORT_SEQ_EXTENSION_BYTES)
-        self.pacer.enqueue(packet, size, self._now_ms())
-        self._wake.set()
-
-    async def _pace(self) -> None:
-        assert self._access is not None
-        while True:
-            now_ms = self._now_ms()
-            for packet in self.pacer.pop_ready(now_ms):
-                await self._send(packet)
-            next_ms = self.pacer.next_send_time(self._now_ms())
-            self._wake.clear()
-            timeout = None if next_ms is None else max(0.0, next_ms - self._now_ms()) / 1000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-
-    async def _send(self, packet: RtpPacket) -> None:
-        assert self._access is not None
+        stamp = TRANSPORT_SEQ_EXTENSION_BYTES if self.controller is not None else 0
+        # Only the media stream's own packets may be NACKed; RTX resends are not kept.
+        rtp_seq = packet.sequence_number if packet.ssrc == self.local_ssrc else None
         now_ms = self._now_ms()
-        if self.controller is None:
-            data = self._access.serialize(packet)
-        else:
-            seq = self._next_transport_seq
-            self._next_transport_seq += 1
-            data = self._access.serialize(packet, seq)
-            sent = SentPacket(seq, wire_size(len(data)), now_ms)
-            self.adapter.on_sent(sent)
-            self.controller.on_packet_sent(sent)
-        self._first_sent_ms.setdefault(packet.sequence_number, now_ms)
-        while len(self._first_sent_ms) > SENT_HISTORY:
-            self._first_sent_ms.popitem(last=False)
-        if await self._access.send_now(data):
-            self.stats.packets_sent += 1
-            self.stats.bytes_sent += len(data)
+        self.transport.send_media(packet, wire_size(len(data) + stamp), rtp_seq, now_ms)
+        self._service(now_ms)
 
     def retransmittable(self, sequence_numbers: list[int], now_ms: float) -> list[int]:
-        fresh = [s for s in sequence_numbers
-                 if now_ms - self._first_sent_ms.get(s, -1e12) <= RETRANSMIT_MAX_AGE_MS]
-        self.stats.retransmissions_refused += len(sequence_numbers) - len(fresh)
-        return fresh
-
-    async def _tick(self) -> None:
-        assert self.controller is not None
-        while True:
-            now_ms = self._now_ms()
-            self.controller.on_timer(now_ms)
-            self.pacer.set_rate(self.controller.pacing_bps(), now_ms)
-            self._wake.set()
-            await asyncio.sleep(CONTROLLER_TICK_MS / 1000)
+        return self.transport.retransmittable(Nack(tuple(sequence_numbers)), now_ms)
 
     # -- receiving --------------------------------------------------------------------------
-
     def silent_ms(self, now_ms: float) -> float:
         """How long nothing has come from the other side (0 before anything came). The
         hooks only see what SRTP authenticated, so a stranger's packets do not count: this is
@@ -155,30 +189,35 @@ class CongestionControl:
         if transport_seq is not None:
             self.recorder.on_packet(transport_seq, now_ms)
             self._remote_media_ssrc = ssrc
+            due = self.recorder.next_feedback_time()
+            if due is not None and (self._timer_ms is None or due < self._timer_ms):
+                self._arm()  # news to report, sooner than the timer would wake
 
     def on_incoming_rtcp(self, data: bytes, now_ms: float) -> None:
         self._last_heard_ms = now_ms
-        if self.controller is None:
-            return
+        for event in self._events(data):
+            self.transport.receive_feedback(event, now_ms)
+        self._service(now_ms)
+
+    def _events(self, data: bytes) -> list[FeedbackEvent]:
+        """The feedback a compound RTCP packet carries about our stream (NACK and PLI aside:
+        aiortc answers those itself)."""
+        events: list[FeedbackEvent] = []
         for packet in split_rtcp_compound(data):
             feedback = parse_rtcp_transport_cc(packet)
-            if feedback is None:
-                continue
-            self.stats.feedback_received += 1
-            results = self.adapter.on_feedback(feedback, now_ms)
-            if results:
-                self.controller.on_feedback(results, now_ms)
-                self.pacer.set_rate(self.controller.pacing_bps(), now_ms)
-
-    async def _send_feedback(self) -> None:
-        assert self._access is not None
-        while True:
-            now_ms = self._now_ms()
-            if self._remote_media_ssrc is not None and self.recorder.feedback_due(now_ms):
-                for data in self.recorder.build_feedback(now_ms, self.local_ssrc,
-                                                         self._remote_media_ssrc):
-                    if await self._access.send_now(data):
-                        self.stats.feedback_sent += 1
-            next_ms = self.recorder.next_feedback_time()
-            wait_ms = 10.0 if next_ms is None else min(50.0, max(1.0, next_ms - now_ms))
-            await asyncio.sleep(wait_ms / 1000)
+            if feedback is not None:
+                events.append(TransportCc(feedback))
+        try:
+            parsed = RtcpPacket.parse(data)
+        except _RTCP_ERRORS:
+            return events  # aiortc's own handling counts it as malformed
+        for p in parsed:
+            if isinstance(p, RtcpRrPacket | RtcpSrPacket):
+                events += [LossReport(r.fraction_lost / LOSS_FRACTION_UNIT, r.packets_lost,
+                                      r.highest_sequence & 0xFFFF)
+                           for r in p.reports if r.ssrc == self.local_ssrc]
+            elif (isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_APP
+                  and p.fci[:4] == b"REMB"):
+                with contextlib.suppress(*_RTCP_ERRORS):
+                    events.append(Remb(float(unpack_remb_fci(p.fci)[0])))
+        return events

@@ -43,7 +43,6 @@ class AssemblerStats:
     packets_recovered: int = 0  # of those, arrived before their frame went to the decoder
     keyframe_requests: int = 0  # PLIs asked for
     nack_retries: int = 0  # packets asked for again
-    frames_held: int = 0  # completed behind another ready frame: out with a later packet
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class AssembledFrame:
 class Arrival:
     """What one packet's arrival asks of the receiver."""
 
-    frame: AssembledFrame | None  # the next frame for the decoder
+    frames: list[AssembledFrame]  # every frame now decodable, in decode order
     pli: bool  # ask the sender for a keyframe
     nack_again: list[int]  # 16-bit sequence numbers to ask for again (empty with NACK off)
 
@@ -107,11 +106,14 @@ class FrameAssembler:
     def receive(self, packet: IncomingPacket, now_ms: float, nack: bool) -> Arrival:
         """Take one packet; with `nack` (the receiver sends NACKs), also the packets to ask
         for again. The first NACK of a gap is aiortc's (its NackGenerator), not ours."""
-        pli, frame = self.add(packet, now_ms)
-        return Arrival(frame, pli, self.nacks_due(now_ms) if nack else [])
+        pli, frames = self.add(packet, now_ms)
+        return Arrival(frames, pli, self.nacks_due(now_ms) if nack else [])
 
-    def add(self, packet: IncomingPacket, now_ms: float) -> tuple[bool, AssembledFrame | None]:
-        """Take one packet; return (send a PLI?, the next frame to decode or None)."""
+    def add(self, packet: IncomingPacket, now_ms: float) -> tuple[bool, list[AssembledFrame]]:
+        """Take one packet; return (send a PLI?, every frame now decodable, in order). A
+        retransmission that completes a frame also frees the complete frames behind it: all
+        go to the decoder now (handing out one per packet, as aiortc's jitter buffer does,
+        delayed every later frame by the backlog)."""
         seq = self._unwrap(packet.sequence_number, now_ms)
         if self._highest_seq is not None and seq < self._highest_seq - MAX_PACKETS_KEPT:
             # Too far behind to be a late packet: the sequence jumped (a sender restart, or
@@ -133,7 +135,9 @@ class FrameAssembler:
                     frame.completed_ms = now_ms
         pli = self._advance(now_ms)
         self._forget_old()
-        return pli, (self._ready.popleft() if self._ready else None)
+        ready = list(self._ready)
+        self._ready.clear()
+        return pli, ready
 
     def _advance(self, now_ms: float) -> bool:
         """Move every decodable frame to the ready queue; abandon gaps that waited too long."""
@@ -170,7 +174,6 @@ class FrameAssembler:
         data = b"".join(frame.packets[s] for s in sorted(frame.packets))
         # aiortc takes one frame per packet from its jitter buffer: a frame completed behind
         # another waits for the next packet to arrive.
-        self.stats.frames_held += bool(self._ready)
         self._ready.append(AssembledFrame(frame.timestamp, data, frame.keyframe))
 
     def _request_keyframe(self, newest_complete_seq: int, now_ms: float) -> bool:

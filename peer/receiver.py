@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import av
@@ -43,8 +44,10 @@ class Sink(Protocol):
 
 class FrameReceiver:
     def __init__(self, sink: Sink, metrics: MetricsLog, decode_log: DecodeLog,
-                 measure_quality: bool = True) -> None:
+                 measure_quality: bool = True,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.sink = sink
+        self._wall_clock = wall_clock  # the call's clock (peer.clock), mapped to wall time
         self.metrics = metrics
         self.decode_log = decode_log
         self._remote_clock: SourceClock | None = None
@@ -84,7 +87,7 @@ class FrameReceiver:
         return self.assembler
 
     def on_keyframe_request(self) -> None:
-        self.metrics.write({"type": "event", "event": "pli", "at": time.time()})
+        self.metrics.write({"type": "event", "event": "pli", "at": self._wall_clock()})
 
     async def consume(self, track: MediaStreamTrack) -> None:
         """Show frames from `track` until it ends."""
@@ -101,7 +104,7 @@ class FrameReceiver:
 
     def _show(self, frame: av.VideoFrame) -> None:
         self.sink.show(frame)
-        shown_at = time.time()
+        shown_at = self._wall_clock()
         luma = quality.luma_plane(frame)
         try:
             frame_id = read_stamp(luma)

@@ -5,26 +5,38 @@ congestion control on its transport, and a fresh frame assembler feeding the cal
 A call has one session at a time. When its path dies (consent expired) the call starts a new
 one over signaling: new ICE credentials and candidates, and, since aiortc 1.16 cannot restart
 ICE inside a connection, a new DTLS handshake too. The source, the receiver and the metrics
-belong to the call and carry on.
+belong to the call and carry on, and so do the per-call objects the session's hooks fill
+(the decode log, the receive guard's counts) and the call's clock: nothing is shared with
+another call in the same process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from peer.aiortc_glue import (
+    DecodeLog,
+    HostCandidates,
+    ReceiveGuardStats,
     assemble_frames_at_once,
+    bound_nacks,
+    guard_ice_receive,
     hook_transport,
     ice_servers,
+    install_process_hooks,
+    log_decoding,
     prefer_vp8,
     sender_ssrc,
     stop_nacks,
     take_keyframe_request,
+    use_host_candidates,
 )
+from peer.clock import Clock
 from peer.congestion import CongestionControl
 from peer.encoded_track import ControlledVideoTrack
 from peer.receiver import FrameReceiver
@@ -36,10 +48,24 @@ log = logging.getLogger("peer.session")
 CLOSE_STEP_TIMEOUT_S = 5.0
 
 
+@dataclass(frozen=True)
+class CallParts:
+    """What every session of one call shares, and no other call does."""
+
+    clock: Clock
+    source: FrameSource
+    receiver: FrameReceiver
+    decode_log: DecodeLog
+    guard: ReceiveGuardStats
+    host_candidates: HostCandidates = HostCandidates.AUTO
+
+
 class MediaSession:
-    def __init__(self, number: int, *, controller: str, direction: str, source: FrameSource,
-                 receiver: FrameReceiver, ice_server: str | None, ice_user: str | None,
-                 relay_only: bool, nack: bool = True) -> None:
+    def __init__(self, number: int, parts: CallParts, *, controller: str, direction: str,
+                 ice_server: str | None, ice_user: str | None, relay_only: bool,
+                 nack: bool = True) -> None:
+        install_process_hooks()
+        source, receiver, clock = parts.source, parts.receiver, parts.clock
         self.number = number
         self.lost = False  # the call gave up on it (failed, or consent expired)
         # A fresh controller: the old path's estimates say nothing about the new one.
@@ -58,12 +84,18 @@ class MediaSession:
                 source, self.controller, lambda: take_keyframe_request(transceiver.sender))
         transceiver = self.pc.addTransceiver(self.track, direction=direction)
         prefer_vp8(transceiver)
-        assemble_frames_at_once(transceiver.receiver, receiver.new_assembler(),
+        use_host_candidates(transceiver, parts.host_candidates)
+        guard_ice_receive(transceiver, parts.guard)
+        log_decoding(transceiver.receiver, parts.decode_log)
+        assemble_frames_at_once(transceiver.receiver, receiver.new_assembler(), clock.now_ms,
                                 receiver.on_keyframe_request)
-        if not nack:
+        if nack:
+            bound_nacks(transceiver.receiver)
+        else:
             stop_nacks(transceiver.receiver)
         self.congestion = CongestionControl(self.controller, sender_ssrc(transceiver.sender))
-        self.congestion.start(hook_transport(transceiver, self.congestion))
+        self.congestion.start(hook_transport(transceiver, self.congestion, parts.guard,
+                                             clock.now_ms))
 
     @property
     def state(self) -> str:

@@ -42,6 +42,17 @@ class FeedbackAdapterConfig:
             raise ValueError(f"history_ms must be > 0, got {self.history_ms}")
 
 
+@dataclass(frozen=True, slots=True)
+class ResolvedFeedback:
+    """One feedback mapped onto the packets sent: the new results, each packet's state before,
+    the unwrapped reference time (None: nothing was sent), and how many seqs it reported."""
+
+    results: list[PacketResult]
+    states: list[_State]
+    reference: int | None
+    reported: int
+
+
 class FeedbackAdapter:
     def __init__(self, config: FeedbackAdapterConfig | None = None) -> None:
         self.config = config or FeedbackAdapterConfig()
@@ -66,40 +77,60 @@ class FeedbackAdapter:
         """Bytes sent and neither acknowledged nor reported lost (nor forgotten)."""
         return self._in_flight_bytes
 
-    def on_feedback(self, feedback: TransportFeedback, now_ms: float) -> list[PacketResult]:
+    @property
+    def highest_sent(self) -> int | None:
+        """The highest transport seq stamped so far (unwrapped), None before the first."""
+        return self._max_seq
+
+    def resolve(self, feedback: TransportFeedback) -> ResolvedFeedback:
+        """What the feedback says about the packets, changing nothing: the caller may check it
+        before it is believed (`commit`)."""
         if self._max_seq is None:
-            return []
-        base_ms = self._unwrap_reference(feedback.reference_time_64ms) * REFERENCE_TIME_UNIT_MS
+            return ResolvedFeedback([], [], None, len(feedback.deltas_ticks))
+        reference = self._peek_reference(feedback.reference_time_64ms)
+        base_ms = reference * REFERENCE_TIME_UNIT_MS
         results: list[PacketResult] = []
+        states: list[_State] = []
         for seq16, offset_ms in feedback.arrival_offsets_ms():
             seq = self._max_seq - ((self._max_seq - seq16) % SEQ_MODULO)
             entry = self._sent.get(seq)
             if entry is None:
-                self.ignored += 1
                 continue
             packet, state = entry
-            if offset_ms is None:
-                if state is _State.LOST:
-                    self.ignored += 1
-                    continue
-                self._sent[seq] = (packet, _State.LOST)
-                arrived_ms: float | None = None
+            if offset_ms is None and state is _State.LOST:
+                continue
+            arrived_ms = None if offset_ms is None else base_ms + offset_ms
+            results.append(PacketResult(seq, packet.size_bytes, packet.sent_ms, arrived_ms,
+                                        packet.is_probe))
+            states.append(state)
+        return ResolvedFeedback(results, states, reference, len(feedback.deltas_ticks))
+
+    def commit(self, resolved: ResolvedFeedback, now_ms: float) -> list[PacketResult]:
+        """Believe a feedback `resolve` just returned (nothing sent or heard in between)."""
+        if resolved.reference is None:
+            return []
+        self._reference_ms = resolved.reference
+        for result, state in zip(resolved.results, resolved.states, strict=True):
+            seq = result.transport_seq
+            if result.arrived_ms is None:
+                self._sent[seq] = (self._sent[seq][0], _State.LOST)
             else:
                 del self._sent[seq]
-                arrived_ms = base_ms + offset_ms
             if state is _State.IN_FLIGHT:
-                self._in_flight_bytes -= packet.size_bytes
-            results.append(
-                PacketResult(
-                    transport_seq=seq,
-                    size_bytes=packet.size_bytes,
-                    sent_ms=packet.sent_ms,
-                    arrived_ms=arrived_ms,
-                    is_probe=packet.is_probe,
-                )
-            )
-        self._update_rtt(results, now_ms)
-        return results
+                self._in_flight_bytes -= result.size_bytes
+        self.ignored += resolved.reported - len(resolved.results)
+        self._update_rtt(resolved.results, now_ms)
+        return resolved.results
+
+    def on_feedback(self, feedback: TransportFeedback, now_ms: float) -> list[PacketResult]:
+        return self.commit(self.resolve(feedback), now_ms)
+
+    def _peek_reference(self, raw: int) -> int:
+        saved = self._reference_ms
+        try:
+            return self._unwrap_reference(raw)
+        finally:
+            self._reference_ms = saved
 
     def _unwrap_reference(self, raw: int) -> int:
         if self._reference_ms is None:

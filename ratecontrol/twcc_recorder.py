@@ -13,7 +13,9 @@ Behaviour (sans-I/O; the caller stamps arrivals and asks, on its timer, whether 
   after they were received; a late packet at or below a forgotten arrival is not reported
   (the re-report would call that arrival "not received") and is counted in `late_dropped`.
 * A feedback packet never exceeds `max_packet_bytes`; a window that would is split into several,
-  and so is one whose neighbouring arrivals are more than 16 bits of 250 µs ticks apart.
+  and so is one whose neighbouring arrivals are more than 16 bits of 250 µs ticks apart. Each
+  part ends on a received packet (as libwebrtc's do): a receiver learns of a loss only from a
+  later arrival, and the sender's feedback guard refuses a loss that no later arrival vouches for.
 
 Default interval: 50 ms rather than libwebrtc's 100 ms. The delay of the feedback adds straight
 to the sender's reaction time, and the frame-budget coupler sizes each frame from what the
@@ -165,6 +167,12 @@ class TwccRecorder:
                 if delta is not None:
                     prev_ticks = ticks
                 seq += 1
+            if seq <= last:  # split: end on a received packet, the loss is told by the next
+                trailing = len(deltas) - max(
+                    (i + 1 for i, d in enumerate(deltas) if d is not None), default=len(deltas))
+                if trailing:
+                    del deltas[-trailing:]
+                    seq -= trailing
             segments.append((base, ref, deltas))
         return segments
 

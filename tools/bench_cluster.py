@@ -19,9 +19,9 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from experiments.cluster import open_client, run_tasks
+from experiments.cluster.client import open_client, run_tasks
 from experiments.sim.call import trace_directions
-from experiments.sim_sweep import SimRun, run_grid, run_one
+from experiments.sim.sweep import SimRun, run_grid, run_one
 
 
 def _noop(i: int) -> int:

@@ -12,8 +12,10 @@ by ICE and DTLS) before any parser of ours sees it. The *decrypted* path is exer
 them (`aiortc_glue.deliver_decrypted`), and mutated packets straight to the frame assembler.
 
 `python -m tools.hostile --count 1000000` runs a live two-peer call on loopback (in this
-process), floods it, and prints the counts and whether the call survived; exit status 0 when
-it did.
+process), floods it, and prints the counts, whether the call survived (exit status 0 when it
+did) and, per side, its recovery: the time from the flood's end to the first frame shown that
+starts a run of `RECOVERY_FRAMES` (25) frames shown within `RECOVERY_WINDOW_S` (1 s), i.e.
+until the side is back to at least 25 fps over a 1 s window (the source sends 30 fps).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,13 +37,13 @@ from typing import Any
 
 from peer.aiortc_glue import (
     HostCandidates,
+    ReceiveGuardStats,
     SrtpRejections,
     count_srtp_rejections,
     deliver_decrypted,
-    harden_ice_receive,
-    receive_guard_stats,
 )
 from peer.call import Call, CallConfig
+from peer.clock import Clock
 from peer.frame_assembler import IncomingPacket
 
 MAX_DATAGRAM_BYTES = 1500
@@ -54,6 +55,8 @@ STUN_ATTRIBUTES = (0x0001, 0x0006, 0x0008, 0x0009, 0x000C, 0x000D, 0x0012, 0x001
                    0x0015, 0x0016, 0x0019, 0x0020, 0x0024, 0x0025, 0x8022, 0x8028, 0x8029,
                    0x802A, 0xC057)
 INJECT_BATCH = 16  # packets handed over in-process between two turns of the event loop
+RECOVERY_FRAMES = 25  # back to this many frames shown ...
+RECOVERY_WINDOW_S = 1.0  # ... within this long: the side has recovered
 
 
 class Kind(enum.StrEnum):
@@ -333,6 +336,13 @@ class Side:
     def state(self) -> str:
         return str(self.call.pc.connectionState)
 
+    @property
+    def guard(self) -> ReceiveGuardStats:
+        return self.call.guard
+
+    def shown_since(self, wall_s: float) -> list[float]:
+        return [f.shown_at for f in self.call.receiver.frames if f.shown_at >= wall_s]
+
     def media_addresses(self) -> list[tuple[str, int]]:
         """The UDP addresses of this side's candidates in its SDP (where its ICE listens)."""
         sdp = self.call.pc.localDescription.sdp
@@ -349,8 +359,8 @@ class LivePair:
     call installs), negotiated directly instead of through signaling."""
 
     def __init__(self, config: CallConfig) -> None:
-        harden_ice_receive()
-        self.sides = (Side(Call(config)), Side(Call(config)))
+        self.clock = Clock()  # the process's one clock, for both calls
+        self.sides = (Side(Call(config, self.clock)), Side(Call(config, self.clock)))
 
     async def connect(self, timeout_s: float = 20.0) -> None:
         a, b = (side.call for side in self.sides)
@@ -368,8 +378,8 @@ class LivePair:
     async def wait_frames(self, count: int, timeout_s: float) -> bool:
         """Until every side has shown `count` more frames; False when time ran out."""
         start = [side.frames_shown for side in self.sides]
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        deadline = self.clock.now_s() + timeout_s
+        while self.clock.now_s() < deadline:
             if all(s.frames_shown - n >= count for s, n in zip(self.sides, start, strict=True)):
                 return True
             await asyncio.sleep(0.05)
@@ -384,7 +394,7 @@ class LivePair:
 
     async def close(self) -> None:
         for side in self.sides:
-            await side.call._hang_up()
+            await side.call.hang_up()
 
 
 @dataclass
@@ -468,7 +478,38 @@ class Flood:
         packet = IncomingPacket(seq, rng.getrandbits(32), rng.random() < 0.5,
                                 rng.random() < 0.5, rng.random() < 0.2,
                                 rng.randbytes(rng.randint(0, 64)))
-        assembler.add(packet, asyncio.get_running_loop().time() * 1000.0)
+        assembler.add(packet, self.pair.clock.now_ms())
+
+
+def recovery_s(shown_at: list[float], since_s: float, frames: int = RECOVERY_FRAMES,
+               window_s: float = RECOVERY_WINDOW_S) -> float | None:
+    """From `since_s` to the first frame shown that starts a run of `frames` frames within
+    `window_s` (a sliding window at frames / window_s fps); None if there is none yet."""
+    times = sorted(t for t in shown_at if t >= since_s)
+    for first, last in zip(times, times[frames - 1:], strict=False):
+        if last - first <= window_s:
+            return first - since_s
+    return None
+
+
+def fps_by_second(shown_at: list[float], since_s: float, seconds: int) -> tuple[int, ...]:
+    """Frames shown in each whole second after `since_s`."""
+    counts = [0] * seconds
+    for t in shown_at:
+        index = int(t - since_s) if t >= since_s else -1
+        if 0 <= index < seconds:
+            counts[index] += 1
+    return tuple(counts)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One side after the flood: when it was back to RECOVERY_FRAMES within
+    RECOVERY_WINDOW_S (None: not within the wait), and frames shown per second from the
+    flood's end."""
+
+    recovery_s: float | None
+    fps: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -482,39 +523,59 @@ class Outcome:
     errors: tuple[str, ...]
     flood_s: float
     after_s: float
+    recoveries: tuple[Recovery, ...] = ()
+    guards: tuple[ReceiveGuardStats, ...] = ()
 
 
 async def attack(count: int, seed: int = 1, settle_frames: int = 30,
                  config: CallConfig | None = None,
                  progress: Callable[[int], None] | None = None,
-                 after_timeout_s: float = 60.0) -> Outcome:
+                 after_timeout_s: float = 60.0, fps_seconds: int = 10) -> Outcome:
     """Set up a live pair, let it show frames, flood it with `count` datagrams, then see
-    whether each side shows `settle_frames` more frames within `after_timeout_s`."""
+    whether each side shows `settle_frames` more frames and is back to RECOVERY_FRAMES per
+    RECOVERY_WINDOW_S, within `after_timeout_s` (and `fps_seconds` at the least, to show
+    the frame rate after the flood)."""
     loop = asyncio.get_running_loop()
     recorder = FaultRecorder()
     recorder.install(loop)
     pair = LivePair(config or CallConfig("ws://127.0.0.1:9/ws", "hostile", measure_quality=False,
                                          host_candidates=HostCandidates.LOOPBACK))
+    clock = pair.clock
     try:
         await pair.connect()
         await pair.wait_frames(settle_frames, 20.0)
         before = sum(s.frames_shown for s in pair.sides)
         flood = Flood(pair, seed)
-        started = time.monotonic()
+        started = clock.now_s()
         await flood.run(count, progress)
-        flood_s = time.monotonic() - started
+        flood_s = clock.now_s() - started
+        flood_end = clock.wall_s()
         after_start = [s.frames_shown for s in pair.sides]
-        shown_again = await pair.wait_frames(settle_frames, after_timeout_s)
-        after_s = time.monotonic() - started - flood_s
+        deadline = clock.now_s() + after_timeout_s
+        while clock.now_s() < deadline:
+            recovered = all(recovery_s(s.shown_since(flood_end), flood_end) is not None
+                            for s in pair.sides)
+            settled = all(s.frames_shown - n >= settle_frames
+                          for s, n in zip(pair.sides, after_start, strict=True))
+            if recovered and settled and clock.wall_s() - flood_end >= fps_seconds:
+                break
+            await asyncio.sleep(0.1)
+        after_s = clock.now_s() - started - flood_s
         after = tuple(s.frames_shown - n for s, n in zip(pair.sides, after_start, strict=True))
+        recoveries = tuple(Recovery(recovery_s(s.shown_since(flood_end), flood_end),
+                                    fps_by_second(s.shown_since(flood_end), flood_end,
+                                                  fps_seconds))
+                           for s in pair.sides)
         states = tuple(s.state for s in pair.sides)
+        shown_again = min(after) >= settle_frames
         survived = shown_again and all(s == "connected" for s in states)
         rejected = sum(s.srtp.rejected for s in pair.sides if s.srtp is not None)
     finally:
         await pair.close()
         recorder.uninstall(loop)
     return Outcome(survived and not recorder.errors, states, before, after, flood.report,
-                   rejected, tuple(recorder.errors), flood_s, after_s)
+                   rejected, tuple(recorder.errors), flood_s, after_s, recoveries,
+                   tuple(s.guard for s in pair.sides))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -541,10 +602,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{outcome.flood.send_errors} not sent (socket buffer full)")
         print(f"SRTP/SRTCP rejected {outcome.srtp_rejected} of {outcome.flood.srtp_range} sent "
               "in its range (the rest: lost in socket buffers, or too long for SRTP)")
-        print(f"guards: {receive_guard_stats()}")
+        for index, guard in enumerate(outcome.guards):
+            print(f"side {index} guards: {guard}")
         print(f"frames shown before the flood {outcome.frames_before}; after it, per side "
               f"{', '.join(map(str, outcome.frames_after))} in {outcome.after_s:.1f} s; "
               f"connection {', '.join(outcome.states)}")
+        for index, recovery in enumerate(outcome.recoveries):
+            took = ("not within the wait" if recovery.recovery_s is None
+                    else f"{recovery.recovery_s:.2f} s")
+            print(f"side {index} recovery (flood end -> {RECOVERY_FRAMES} frames shown within "
+                  f"{RECOVERY_WINDOW_S:g} s): {took}; frames shown per second after the "
+                  f"flood: {' '.join(map(str, recovery.fps))}")
         for error in outcome.errors[:10]:
             print(f"escaped: {error}")
         print(f"call survived: {'yes' if outcome.survived else 'NO'}")

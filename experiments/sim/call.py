@@ -4,16 +4,17 @@ One discrete-event loop stands where the real call's asyncio loop would. Each tu
 everything due at the current time, then jumps to the earliest time any part asks for:
 
     30 fps source → controller.frame_decision → skip, or encoder model → packetizer
-      → pacer (if the controller paces) or burst → transport-wide seq no. → media Link
+      → SenderTransport (ratecontrol.sender_transport, the real call's own: pacer, transport-wide
+        seq no., retransmission rule, feedback guard) → media Link
       → receiver: TWCC recorder (arrival times) + the real call's NACK generator and frame
         assembler, and a decoder-timing model (shown frames, NACK, PLI; see receiver.py)
       → feedback Link (reverse direction): RTCP transport-cc bytes, NACK, PLI, REMB
-      → sender: feedback adapter → controller.on_feedback / on_remb; PLI → keyframe.
+      → sender: typed feedback events → SenderTransport → controller; PLI → keyframe.
 
-The feedback really is built as transport-cc bytes and parsed again (ratecontrol.twcc), so the
-wire path is the one the real call uses. The `aiortc` controller gets REMB from its receiver-side
-model instead, as stock aiortc does. Time is float ms from the start of the call; nothing reads
-a clock.
+The transport-cc feedback really is built as bytes and parsed again at the sender's edge
+(ratecontrol.twcc), so the wire path is the one the real call uses. The `aiortc` controller
+gets REMB from its receiver-side model instead, as stock aiortc does. Time is float ms from the
+start of the call; nothing reads a clock.
 
 Delay is counted from capture; a frame is handed to the transport `encode_ms` after capture
 and shown when the decoder has decoded it, `decode_ms` per frame (see receiver).
@@ -29,9 +30,6 @@ from experiments.sim.content import TEST_PATTERN, ContentProfile
 from experiments.sim.delay_line import DelayLine
 from experiments.sim.encoder_model import EncoderModel, EncoderModelConfig
 from experiments.sim.feedback_path import (
-    NACK,
-    PLI,
-    REMB,
     FeedbackMessage,
     ReceiverFeedback,
     RembFeedback,
@@ -45,24 +43,20 @@ from experiments.sim.receiver import DECODE_MS, ReceiverConfig, SimReceiver
 from experiments.summary import CallSummary, FrameRecord, summarize
 from netem.link import Link, LinkConfig, Packet
 from netem.loss import BernoulliLoss
-from netem.queues import DropTail
+from netem.queues import QUEUE_GUARD_BYTES, DropTail
 from netem.trace import Trace
 from netem.traces import trace_directions as trace_directions  # one rule, shared with netem
-from ratecontrol.feedback_adapter import FeedbackAdapter
-from ratecontrol.pacer import Pacer
-from ratecontrol.twcc import parse_rtcp_transport_cc
-from ratecontrol.types import RateController, SentPacket
+from ratecontrol.sender_stats import SenderStats
+from ratecontrol.sender_transport import OutgoingPacket, SenderTransport
+from ratecontrol.types import RateController
 
 FPS = 30.0
 ENCODE_MS = 5.0  # libvpx realtime VP8 at 640x480 on these machines: ~10 ms per frame on 1 core
-CONTROLLER_TIMER_MS = 25.0  # libwebrtc's GoogCC process interval
 SAMPLE_INTERVAL_MS = 100.0  # how often the target rate is recorded for plots
 DRAIN_MS = 1_000.0  # after the last capture, let frames in flight land
-RTP_HISTORY_PACKETS = 1_000  # sent packets kept for retransmission (about 1 s at 10 Mbit/s)
-DEFAULT_RTT_MS = 100.0  # until transport-cc feedback gives the sender a round-trip time
 MIN_STEP_MS = 1e-3  # the loop never stands still
 AIORTC_NAME = "aiortc"  # the controller that gets REMB instead of transport-cc
-QUEUE_PACKETS = 200
+QUEUE_PACKETS: int | None = None  # unlimited, as netem's (and Mahimahi's) default queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +69,16 @@ class DelayChange:
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
-    """One simulated call. Defaults are the issue's: 30 ms one way, drop-tail 200 packets.
+    """One simulated call. Defaults: 30 ms one way and, as netem's, an unlimited drop-tail
+    queue.
 
     media_trace carries the video (sender → receiver); feedback_trace the RTCP back.
     feedback_blackouts: (start_ms, end_ms) windows in which every feedback packet is dropped
     (the feedback "stops"); delay_changes change the propagation delay mid-call.
+    trace_offset_ms: the trace time at the call's time 0 (both directions), so a call can be
+    simulated over the window of the trace a real call met (0: the trace's start). The oracle,
+    the signal floor and the capacity are taken over that window too; every other time in the
+    config and the result stays call time.
     """
 
     media_trace: Trace
@@ -88,7 +87,7 @@ class SimConfig:
     duration_s: float = 30.0
     delay_ms: float = 30.0
     loss: float = 0.0
-    queue_packets: int = QUEUE_PACKETS
+    queue_packets: int | None = QUEUE_PACKETS  # drop-tail limit; None: unlimited
     seed: int = 0
     fps: float = FPS
     encode_ms: float = ENCODE_MS
@@ -99,6 +98,7 @@ class SimConfig:
     nack: bool = True  # retransmit on NACK (aiortc and libwebrtc do); False: loss -> keyframe
     delay_changes: tuple[DelayChange, ...] = ()
     feedback_blackouts: tuple[tuple[float, float], ...] = ()
+    trace_offset_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
@@ -107,10 +107,12 @@ class SimConfig:
             raise ValueError(f"loss must be a probability in [0, 1), got {self.loss}")
         if self.delay_ms < 0:
             raise ValueError(f"delay must be >= 0 ms, got {self.delay_ms}")
-        if self.queue_packets < 1:
+        if self.queue_packets is not None and self.queue_packets < 1:
             raise ValueError(f"queue must hold at least 1 packet, got {self.queue_packets}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
+        if not self.trace_offset_ms >= 0:
+            raise ValueError(f"trace offset must be >= 0 ms, got {self.trace_offset_ms}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class SimResult:
     feedback_packets: int = 0
     plis: int = 0
     retransmissions: int = 0
+    sender: SenderStats = field(default_factory=SenderStats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +175,10 @@ class Simulation:
         self.config = config
         self.controller = controller
         c = config
-        self.media_link = Link(self._link_config(c.media_trace, c.loss, c.seed))
-        self.feedback_link = Link(self._link_config(c.feedback_trace, 0.0, c.seed + 1))
+        # Trace time 0 lies trace_offset_ms before the call's time 0, on both links.
+        start_ms = -c.trace_offset_ms
+        self.media_link = Link(self._link_config(c.media_trace, c.loss, c.seed), start_ms)
+        self.feedback_link = Link(self._link_config(c.feedback_trace, 0.0, c.seed + 1), start_ms)
         self.media_air: DelayLine[_InFlight] = DelayLine()  # propagation, sender -> receiver
         self.feedback_air: DelayLine[FeedbackMessage] = DelayLine()  # receiver -> sender
         self.encoder = EncoderModel(c.encoder, seed=c.seed)
@@ -181,18 +186,11 @@ class Simulation:
         self.receiver_feedback: ReceiverFeedback = (
             RembFeedback() if controller.name == AIORTC_NAME else TwccFeedback()
         )
-        self.adapter = FeedbackAdapter()
-        self.pacer: Pacer[MediaPacket] = Pacer()
-        self._pacing_set: float | None = None
-        self._pacer_due = math.inf  # when the pacer next releases a packet
+        self.transport: SenderTransport[MediaPacket] = SenderTransport(controller)
         self.frames: list[_Frame] = []
         self.sent_index: list[int] = []  # frame index among sent frames -> frame_id
         self.samples: list[RateSample] = []
-        self.next_seq = 0
         self.next_rtp_seq = 0
-        self.history: dict[int, MediaPacket] = {}  # RTP seq -> packet, for retransmission
-        self._retransmitted_ms: dict[int, float] = {}  # RTP seq -> last retransmission
-        self.retransmissions = 0
         self.feedback_packets = 0
         self.plis = 0
 
@@ -202,7 +200,8 @@ class Simulation:
             trace=trace,
             delay_ms=0.0,
             loss=BernoulliLoss(loss),
-            queue=DropTail(limit_packets=self.config.queue_packets),
+            queue=DropTail(limit_packets=self.config.queue_packets,
+                           limit_bytes=QUEUE_GUARD_BYTES),
             seed=seed,
             keep_records=False,
         )
@@ -225,7 +224,6 @@ class Simulation:
         frames_total = math.ceil(capture_end_ms / interval_ms - 1e-9)
         captured = 0  # frame k is captured at k·interval and handed over encode_ms later
         next_frame_ms = c.encode_ms
-        next_timer_ms = 0.0
         next_sample_ms = 0.0
         media_due = feedback_due = math.inf
         now = 0.0
@@ -235,17 +233,17 @@ class Simulation:
             if now >= feedback_due:
                 self._receive_feedback(now)
             self._receiver_timers(now)
-            if now >= next_timer_ms:
-                self.controller.on_timer(now)
-                next_timer_ms += CONTROLLER_TIMER_MS
             if now >= next_frame_ms:
                 self._on_frame(now, captured * interval_ms, interval_ms)
                 captured += 1
                 next_frame_ms = (
                     captured * interval_ms + c.encode_ms if captured < frames_total else math.inf
                 )
-            if now >= self._pacer_due or self._pacing_changed():
-                self._drain_pacer(now)
+            transport_due = self.transport.get_timer()
+            if transport_due is not None and now >= transport_due:
+                self.transport.handle_timer(now)
+                for outgoing in self.transport.packets_to_send(now):
+                    self._send(outgoing, now)
             if now >= next_sample_ms:
                 pacing = self.controller.pacing_bps()
                 self.samples.append(RateSample(now, self.controller.target_bps(), pacing))
@@ -259,13 +257,11 @@ class Simulation:
                 self.feedback_air.next_time(),
                 self._arrival_of(self.feedback_link.next_event_time()),
             )
-            self._pacer_due = _soonest(self.pacer.next_send_time(now))
             soonest = min(
                 media_due,
                 feedback_due,
-                self._pacer_due,
+                _soonest(self.transport.get_timer()),
                 next_frame_ms,
-                next_timer_ms,
                 next_sample_ms,
                 _soonest(self.receiver_feedback.next_time()),
             )
@@ -275,9 +271,6 @@ class Simulation:
 
     def _arrival_of(self, departure_ms: float | None) -> float | None:
         return None if departure_ms is None else departure_ms + self.delay_at(departure_ms)
-
-    def _pacing_changed(self) -> bool:
-        return self.controller.pacing_bps() != self._pacing_set
 
     # -- sender ---------------------------------------------------------------------------
 
@@ -304,43 +297,24 @@ class Simulation:
         )
         frame.oracle_ms = oracle_delay_ms(
             self.config.media_trace,
-            captured_ms=captured_ms,
+            captured_ms=captured_ms + self.config.trace_offset_ms,
             wire_bytes=wire_bytes(encoded.size_bytes),
             propagation_ms=self.delay_at(now),
         )
         index = len(self.sent_index)
         self.sent_index.append(frame.frame_id)
-        self._set_pacing(now)
         packets = packetize(
             index, encoded.size_bytes, encoded.keyframe, first_rtp_seq=self.next_rtp_seq
         )
         self.next_rtp_seq += len(packets)
         for packet in packets:
-            self.history[packet.rtp_seq] = packet
-            self.history.pop(packet.rtp_seq - RTP_HISTORY_PACKETS, None)
-            self._retransmitted_ms.pop(packet.rtp_seq - RTP_HISTORY_PACKETS, None)
-            self.pacer.enqueue(packet, packet.size_bytes, now)
-        self._pacer_due = now
+            self.transport.send_media(packet, packet.size_bytes, packet.rtp_seq, now)
 
-    def _drain_pacer(self, now: float) -> None:
-        self._set_pacing(now)
-        for packet in self.pacer.pop_ready(now):
-            self._send(packet, now)
-
-    def _set_pacing(self, now: float) -> None:
-        # No pacing rate (stock aiortc) makes the pacer a pass-through: a frame is one burst.
-        pacing = self.controller.pacing_bps()
-        if pacing != self._pacing_set:
-            self.pacer.set_rate(pacing, now)
-            self._pacing_set = pacing
-
-    def _send(self, packet: MediaPacket, now: float) -> None:
-        seq = self.next_seq
-        self.next_seq += 1
-        sent = SentPacket(transport_seq=seq, size_bytes=packet.size_bytes, sent_ms=now)
-        self.controller.on_packet_sent(sent)
-        self.adapter.on_sent(sent)
-        self.media_link.enqueue(Packet(packet.size_bytes, _InFlight(packet, seq, now)), now)
+    def _send(self, outgoing: OutgoingPacket[MediaPacket], now: float) -> None:
+        seq = outgoing.transport_seq
+        assert seq is not None  # the simulator always has a controller, so always stamps
+        in_flight = _InFlight(outgoing.payload, seq, outgoing.sent_ms)
+        self.media_link.enqueue(Packet(outgoing.size_bytes, in_flight), now)
 
     def _receive_feedback(self, now: float) -> None:
         for delivery in self.feedback_link.deliveries(now):
@@ -348,36 +322,11 @@ class Simulation:
             assert isinstance(message, FeedbackMessage)
             self.feedback_air.push(message, departed + self.delay_at(departed))
         for _arrived, item in self.feedback_air.pop_due(now):
-            if item.kind == PLI:
-                self.encoder.request_keyframe()
-            elif item.kind == NACK:
-                assert isinstance(item.body, tuple)
-                self._retransmit(item.body, now)
-            elif item.kind == REMB:
-                assert isinstance(item.body, float)
-                self.controller.on_remb(item.body, now)
-            else:
-                assert isinstance(item.body, bytes)
-                parsed = parse_rtcp_transport_cc(item.body)
-                if parsed is None:
-                    continue
-                results = self.adapter.on_feedback(parsed, now)
-                if results:
-                    self.controller.on_feedback(results, now)
-
-    def _retransmit(self, rtp_seqs: tuple[int, ...], now: float) -> None:
-        # Through the pacer, behind what is queued (our pacer has no priority classes). As
-        # libwebrtc's packet history does, a packet is resent at most once per round trip, so
-        # repeated NACKs for a packet still in flight do not multiply it.
-        rtt = self.adapter.rtt_ms if self.adapter.rtt_ms is not None else DEFAULT_RTT_MS
-        for seq in rtp_seqs:
-            packet = self.history.get(seq)
-            last = self._retransmitted_ms.get(seq)
-            if packet is not None and (last is None or now - last >= rtt):
-                self._retransmitted_ms[seq] = now
-                self.retransmissions += 1
-                self.pacer.enqueue(packet, packet.size_bytes, now)
-                self._pacer_due = now
+            event = item.event()  # transport-cc is parsed here, at the edge, as in a real call
+            if event is not None:
+                self.transport.receive_feedback(event, now)
+        if self.transport.take_keyframe_request():
+            self.encoder.request_keyframe()
 
     # -- receiver -------------------------------------------------------------------------
 
@@ -395,9 +344,9 @@ class Simulation:
             if response.pli:
                 self.plis += 1
                 self._send_feedback(pli_message(), now)
-            if response.shown is not None:
-                assert response.shown.frame_id is not None
-                self.frames[response.shown.frame_id].shown_ms = response.shown.shown_at * 1000.0
+            for shown in response.shown:
+                assert shown.frame_id is not None
+                self.frames[shown.frame_id].shown_ms = shown.shown_at * 1000.0
 
     def _stamp(self, frame_index: int) -> tuple[int, float]:
         """What the picture's stamp and the sender's clock tell the receiver of a frame."""
@@ -420,10 +369,10 @@ class Simulation:
     def _result(self) -> SimResult:
         c = self.config
         records = [self._record(f) for f in self.frames]
-        capacity = c.media_trace.capacity_bps(0.0, c.duration_s * 1000.0) / 1000.0
-        end_ms = c.duration_s * 1000.0
-        floor = signal_floor_ms_p95(c.media_trace, start_ms=0.0, end_ms=end_ms, fps=c.fps,
-                                    propagation_ms=c.delay_ms)
+        offset, end_ms = c.trace_offset_ms, c.duration_s * 1000.0
+        capacity = c.media_trace.capacity_bps(offset, offset + end_ms) / 1000.0
+        floor = signal_floor_ms_p95(c.media_trace, start_ms=offset, end_ms=offset + end_ms,
+                                    fps=c.fps, propagation_ms=c.delay_ms)
         summary = summarize(records, duration_s=c.duration_s, capacity_kbps=capacity, start_ms=0.0,
                             fps=c.fps, signal_floor_ms_p95=floor,
                             media_trace=c.media_trace.name, media_capacity_kbps=capacity)
@@ -434,11 +383,12 @@ class Simulation:
             frames=records,
             samples=self.samples,
             summary=summary,
-            packets_sent=self.next_seq,
+            packets_sent=self.transport.stats.packets_sent,
             packets_lost=sum(drops.values()),
             feedback_packets=self.feedback_packets,
             plis=self.plis,
-            retransmissions=self.retransmissions,
+            retransmissions=self.transport.stats.retransmissions,
+            sender=self.transport.stats,
         )
 
     def _record(self, frame: _Frame) -> FrameRecord:

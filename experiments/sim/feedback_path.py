@@ -1,6 +1,10 @@
 """What the receiver of a modelled call sends back about the media it got.
 
-Two kinds, as the real call has them:
+Each message carries what the sender transport takes in: a typed event
+(ratecontrol.feedback_events) for REMB, PLI and NACK, and for transport-cc the real RTCP bytes,
+parsed into its event at the sender's edge (`FeedbackMessage.event()`), as in a real call.
+
+Two kinds of congestion feedback, as the real call has them:
 
 - `TwccFeedback`: transport-wide congestion control. The receiver's `TwccRecorder` notes each
   arrival and, every interval, builds real RTCP transport-cc bytes; the sender parses them with
@@ -16,16 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ratecontrol.feedback_events import FeedbackEvent, Nack, Pli, Remb, TransportCc
+from ratecontrol.twcc import parse_rtcp_transport_cc
 from ratecontrol.twcc_recorder import TwccRecorder, TwccRecorderConfig
 
 SRTCP_OVERHEAD_BYTES = 4 + 10
 IP_UDP_HEADER_BYTES = 28
 RTCP_OVERHEAD_BYTES = SRTCP_OVERHEAD_BYTES + IP_UDP_HEADER_BYTES
 REMB_RTCP_BYTES = 24  # RTCP PSFB header 12 + "REMB" 4 + exp/mantissa 4 + one SSRC 4
-TWCC = "twcc"
-REMB = "remb"
-PLI = "pli"
-NACK = "nack"
 PLI_RTCP_BYTES = 12  # RTCP PSFB header with both SSRCs, no FCI
 NACK_RTCP_BYTES = 12  # RTPFB header with both SSRCs, plus 4 per FCI (PID + 16-bit mask)
 NACK_SEQS_PER_FCI = 17
@@ -35,16 +37,21 @@ MEDIA_SSRC = 0x5EED0002
 
 @dataclass(frozen=True, slots=True)
 class FeedbackMessage:
-    """One packet on the reverse link: TWCC (body: RTCP bytes), REMB (body: bps), PLI, or
-    NACK (body: the RTP sequence numbers asked for)."""
+    """One packet on the reverse link: a typed event, or transport-cc as RTCP bytes."""
 
-    kind: str
-    body: bytes | float | tuple[int, ...]
+    body: FeedbackEvent | bytes
     size_bytes: int
+
+    def event(self) -> FeedbackEvent | None:
+        """What the sender takes in; None for transport-cc bytes that do not parse."""
+        if not isinstance(self.body, bytes):
+            return self.body
+        parsed = parse_rtcp_transport_cc(self.body)
+        return None if parsed is None else TransportCc(parsed)
 
 
 def pli_message() -> FeedbackMessage:
-    return FeedbackMessage(PLI, b"", PLI_RTCP_BYTES + RTCP_OVERHEAD_BYTES)
+    return FeedbackMessage(Pli(), PLI_RTCP_BYTES + RTCP_OVERHEAD_BYTES)
 
 
 def nack_message(seqs: list[int]) -> FeedbackMessage:
@@ -57,7 +64,7 @@ def nack_message(seqs: list[int]) -> FeedbackMessage:
             base = seq
             fcis += 1
     size = NACK_RTCP_BYTES + 4 * fcis + RTCP_OVERHEAD_BYTES
-    return FeedbackMessage(NACK, tuple(ordered), size)
+    return FeedbackMessage(Nack(tuple(ordered)), size)
 
 
 class ReceiverFeedback(Protocol):
@@ -94,7 +101,7 @@ class TwccFeedback:
         if not self.recorder.feedback_due(now_ms):
             return []
         return [
-            FeedbackMessage(TWCC, data, len(data) + RTCP_OVERHEAD_BYTES)
+            FeedbackMessage(data, len(data) + RTCP_OVERHEAD_BYTES)
             for data in self.recorder.build_feedback(now_ms, SENDER_SSRC, MEDIA_SSRC)
         ]
 
@@ -114,7 +121,7 @@ class RembFeedback:
         bitrate = self.estimator.on_packet(sent_ms, arrival_ms, size_bytes)
         if bitrate is not None:
             size = REMB_RTCP_BYTES + RTCP_OVERHEAD_BYTES
-            self._pending.append(FeedbackMessage(REMB, float(bitrate), size))
+            self._pending.append(FeedbackMessage(Remb(float(bitrate)), size))
 
     def next_time(self) -> float | None:
         return None  # REMB goes out as arrivals produce it (polled in the same turn)

@@ -28,6 +28,7 @@ def sim_output(result: SimResult, trace: str, wall_s: float) -> dict[str, Any]:
             "loss": c.loss,
             "queue_packets": c.queue_packets,
             "seed": c.seed,
+            "trace_offset_ms": c.trace_offset_ms,
         },
         "sim_wall_s": round(wall_s, 3),
     }

@@ -4,10 +4,11 @@ Each packet goes through the objects a real call's receiver uses, in the order a
 `RTCRtpReceiver._handle_rtp_packet` and our jitter-buffer adapter (peer/aiortc_glue.py) apply
 them:
 
-1. aiortc's own `NackGenerator`: on a gap in the sequence numbers, one NACK of every packet it
-   still counts missing (aiortc sends `sorted(missing)`). With NACK off there is none.
-2. `peer.frame_assembler.FrameAssembler.receive`: the next frame in decode order (at most one
-   per packet, as aiortc takes it), a PLI when it gives up on a gap or must start at a
+1. `peer.nack_generator.BoundedNackGenerator` (what the real call installs in aiortc's
+   receiver): on a gap in the sequence numbers, one NACK of every packet it still counts
+   missing (aiortc sends `sorted(missing)`). With NACK off there is none.
+2. `peer.frame_assembler.FrameAssembler.receive`: the next frame in decode order (every frame
+   the packet made decodable), a PLI when it gives up on a gap or must start at a
    keyframe, and NACKs again for packets still missing after its retry interval.
 
 Every repair decision is taken when a packet arrives, as in the real receiver: no timers.
@@ -32,12 +33,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiortc.rtcrtpreceiver import NackGenerator
-from aiortc.rtp import RtpPacket
-
 from experiments.sim.packetizer import MediaPacket
 from peer.frame_assembler import DEFAULT_MAX_WAIT_MS, SEQ_MODULO, FrameAssembler, IncomingPacket
 from peer.metrics import ShownFrame
+from peer.nack_generator import BoundedNackGenerator
 
 DECODE_MS = 3.0  # libvpx VP8 decode of one 640x480 frame on these machines: 2–4 ms
 RTP_TIMESTAMP_MODULO = 1 << 32
@@ -58,16 +57,21 @@ class ReceiverConfig:
 class Response:
     """What the receiver does when one packet arrives."""
 
-    shown: ShownFrame | None  # the frame this packet let the decoder finish, if any
+    shown: tuple[ShownFrame, ...]  # the frames this packet let the decoder finish, in order
     nacks: tuple[tuple[int, ...], ...]  # one tuple per RTCP NACK sent; RTP seqs, unwrapped
     pli: bool  # a PLI is sent
+
+
+@dataclass(frozen=True, slots=True)
+class _Seq:
+    sequence_number: int
 
 
 class SimReceiver:
     def __init__(self, stamp: FrameStamp, config: ReceiverConfig | None = None) -> None:
         self.config = config or ReceiverConfig()
         self.assembler = FrameAssembler(max_wait_ms=self.config.max_wait_ms)
-        self._nack_generator = NackGenerator() if self.config.nack else None
+        self._nack_generator = BoundedNackGenerator() if self.config.nack else None
         self._stamp = stamp
         self._highest_seq = -1  # unwrapped, to turn the 16-bit seqs of a NACK back
         self._decoder_free_ms = -math.inf
@@ -78,7 +82,7 @@ class SimReceiver:
         seq16 = packet.rtp_seq % SEQ_MODULO
         nacks: list[tuple[int, ...]] = []
         generator = self._nack_generator
-        if generator is not None and generator.add(RtpPacket(sequence_number=seq16)):
+        if generator is not None and generator.add(_Seq(seq16)):
             nacks.append(self._unwrap(sorted(generator.missing)))
         first = packet.index_in_frame == 0
         incoming = IncomingPacket(
@@ -92,19 +96,19 @@ class SimReceiver:
         arrival = self.assembler.receive(incoming, now_ms, self.config.nack)
         if arrival.nack_again:
             nacks.append(self._unwrap(arrival.nack_again))
-        shown = None
-        if arrival.frame is not None:
+        shown = []
+        for frame in arrival.frames:
             shown_ms = max(now_ms, self._decoder_free_ms) + self.config.decode_ms
             self._decoder_free_ms = shown_ms
-            frame_id, captured_ms = self._stamp(arrival.frame.timestamp)
-            shown = ShownFrame(
+            frame_id, captured_ms = self._stamp(frame.timestamp)
+            shown.append(ShownFrame(
                 frame_id=frame_id,
                 captured_at=captured_ms / 1000.0,
                 shown_at=shown_ms / 1000.0,
-                bytes=len(arrival.frame.data),
-                keyframe=arrival.frame.keyframe,
-            )
-        return Response(shown, tuple(nacks), arrival.pli)
+                bytes=len(frame.data),
+                keyframe=frame.keyframe,
+            ))
+        return Response(tuple(shown), tuple(nacks), arrival.pli)
 
     def _unwrap(self, seqs16: list[int]) -> tuple[int, ...]:
         # The sender's packet history is keyed by unwrapped seq; a NACKed packet was sent

@@ -14,7 +14,7 @@ def packets_of(frame_index: int, first_seq: int, count: int, keyframe: bool = Fa
 
 def feed(assembler: FrameAssembler, packets: list[IncomingPacket], now_ms: float = 0.0):
     out = [assembler.add(p, now_ms) for p in packets]
-    return [pli for pli, _ in out], [f for _, f in out if f is not None]
+    return [pli for pli, _ in out], [f for _, ready in out for f in ready]
 
 
 def test_a_frame_is_released_on_its_last_packet() -> None:
@@ -49,11 +49,9 @@ def test_frames_wait_for_a_retransmission_then_go_in_order() -> None:
     assert frames == []
     _, frames = feed(assembler, packets_of(2, 5, 2), 66)  # complete, but needs frame 1
     assert frames == []
-    pli, frame = assembler.add(frame1[1], 100)  # the retransmission arrives in time
-    assert not pli and frame is not None and frame.timestamp == FRAME_TICKS
-    # frame 2 was ready too: it comes with the next packet
-    _, frame = assembler.add(packets_of(3, 7, 1)[0], 101)
-    assert frame is not None and frame.timestamp == 2 * FRAME_TICKS
+    pli, ready = assembler.add(frame1[1], 100)  # the retransmission arrives in time
+    # frame 2 was complete behind it: both go to the decoder now, in order
+    assert not pli and [f.timestamp for f in ready] == [FRAME_TICKS, 2 * FRAME_TICKS]
 
 
 def test_a_gap_too_old_is_abandoned_and_a_keyframe_requested() -> None:
@@ -167,17 +165,18 @@ def test_receive_asks_again_only_with_nack_on() -> None:
         frame1 = packets_of(1, 2, 3)
         assembler.receive(frame1[0], 33.0, nack)
         arrival = assembler.receive(frame1[2], 34.0, nack)  # seq 3 missing
-        assert arrival.nack_again == [] and arrival.frame is None and not arrival.pli
+        assert arrival.nack_again == [] and arrival.frames == [] and not arrival.pli
         arrival = assembler.receive(packets_of(2, 5, 1)[0], 90.0, nack)
         assert arrival.nack_again == ([3] if nack else [])
 
 
-def test_a_frame_completed_behind_a_ready_one_is_counted_as_held() -> None:
+def test_a_repair_frees_every_complete_frame_behind_it_at_once() -> None:
+    # Handing out one frame per packet, as aiortc's jitter buffer does, delays every later
+    # frame by the backlog a repair leaves: at one packet a frame it never drains.
     assembler = FrameAssembler(max_wait_ms=150)
     feed(assembler, packets_of(0, 0, 1, keyframe=True), 0)
     frame1 = packets_of(1, 1, 2)
-    feed(assembler, [frame1[1], *packets_of(2, 3, 1)], 33)  # frame 2 waits for frame 1
-    assert assembler.stats.frames_held == 0
-    _, frame = assembler.add(frame1[0], 40)
-    assert frame is not None and frame.timestamp == FRAME_TICKS
-    assert assembler.stats.frames_held == 1  # frame 2 goes out with the next packet
+    _, waiting = feed(assembler, [frame1[1], *packets_of(2, 3, 1), *packets_of(3, 4, 1)], 33)
+    assert waiting == []  # frames 2 and 3 wait for frame 1
+    _, ready = assembler.add(frame1[0], 40)
+    assert [f.timestamp for f in ready] == [FRAME_TICKS, 2 * FRAME_TICKS, 3 * FRAME_TICKS]

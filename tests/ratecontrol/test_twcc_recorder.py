@@ -116,6 +116,8 @@ def test_big_window_is_split_under_the_size_limit() -> None:
     assert len(packets) > 10
     assert all(len(p) <= limit and len(p) % 4 == 0 for p in packets)
     assert _arrivals(packets) == expected
+    # Every part ends on a received packet: a loss is told by a later arrival.
+    assert all(fb.deltas_ticks[-1] is not None for fb in _parse_all(packets))
     counts = [fb.feedback_count for fb in _parse_all(packets)]
     assert counts == [i % 256 for i in range(len(packets))]
 
@@ -182,6 +184,7 @@ def test_every_arrival_is_reported_within_the_size_limit(
         if send_feedback:
             packets = rec.build_feedback(now, 1, 2)
             assert all(len(p) <= limit for p in packets)
+            assert all(fb.deltas_ticks[-1] is not None for fb in _parse_all(packets))
             reported.update((s, t) for s, t in _arrivals(packets) if t is not None)
     reported.update((s, t) for s, t in _arrivals(rec.build_feedback(now, 1, 2)) if t is not None)
     # Seqs stay within 12,000 of each other, so unwrapping is unambiguous and nothing is lost.

@@ -10,9 +10,19 @@ import struct
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from peer.aiortc_glue import HostCandidates, deliver_decrypted, receive_guard_stats
+from peer.aiortc_glue import HostCandidates, deliver_decrypted
 from peer.call import CallConfig
-from tools.hostile import RTCP_PSFB, FaultRecorder, Kind, LivePair, Mutator, Target, attack
+from tools.hostile import (
+    RTCP_PSFB,
+    FaultRecorder,
+    Kind,
+    LivePair,
+    Mutator,
+    Target,
+    attack,
+    fps_by_second,
+    recovery_s,
+)
 
 CONFIG = CallConfig("ws://127.0.0.1:9/ws", "hostile", measure_quality=False,
                     host_candidates=HostCandidates.LOOPBACK)
@@ -67,8 +77,8 @@ def test_stranger_datagrams_that_used_to_end_a_call() -> None:
         try:
             await pair.connect()
             assert await pair.wait_frames(10, 20.0)
-            guard = receive_guard_stats()
-            empty0, stun0 = guard.empty, guard.malformed_stun
+            guards = [side.guard for side in pair.sides]  # per call: counted apart
+            assert all(vars(g) == vars(guards[0].__class__()) for g in guards)
             short_lifetime = (struct.pack("!HHI", 0x0001, 8, 0x2112A442) + bytes(12)
                               + struct.pack("!HH", 0x000D, 2) + b"\x00\x01\x00\x00")
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -80,12 +90,16 @@ def test_stranger_datagrams_that_used_to_end_a_call() -> None:
             sock.close()
             assert await pair.wait_frames(20, 20.0)
             assert [side.state for side in pair.sides] == ["connected", "connected"]
-            assert guard.empty - empty0 == 2 and guard.malformed_stun - stun0 == 2
+            assert [(g.empty, g.malformed_stun) for g in guards] == [(1, 1), (1, 1)]
+            # Each call's decode log holds what its own decoder saw: at least the frames it
+            # showed, at most what the other side encoded (one shared log held both sides').
+            for side, other in zip(pair.sides, reversed(pair.sides), strict=True):
+                encoded = other.call.session.sent_stats()["frames_encoded"]
+                assert side.frames_shown <= side.call.decode_log.frames <= encoded
             assert sum(side.srtp.too_long for side in pair.sides if side.srtp) == 4
             # Authenticated but malformed: a REMB claiming 5 SSRCs and holding none; RTP with
             # a 1-byte transport-cc extension element; RTP from 80 new SSRCs.
             transport = pair.sides[0].transceiver().receiver.transport
-            rtcp0, rtp0, ssrc0 = guard.malformed_rtcp, guard.malformed_rtp, guard.unknown_ssrc
             remb = struct.pack("!BBHII", 0x8F, RTCP_PSFB, 4, 1, 0) + b"REMB" + b"\x05\x00\x00\x01"
             await deliver_decrypted(transport, remb)
             sdp = pair.sides[0].call.pc.localDescription.sdp
@@ -96,8 +110,11 @@ def test_stranger_datagrams_that_used_to_end_a_call() -> None:
             for ssrc in range(80):
                 await deliver_decrypted(transport, struct.pack("!BBHII", 0x80, vp8, ssrc, 0,
                                                                1000 + ssrc) + b"\x10\x00")
-            assert guard.malformed_rtcp - rtcp0 == 1 and guard.malformed_rtp - rtp0 >= 1
-            assert guard.unknown_ssrc - ssrc0 >= 76
+            guard, other = guards
+            assert guard.malformed_rtcp == 1 and guard.malformed_rtp >= 1
+            assert guard.unknown_ssrc >= 76
+            # ... all of it on side 0's call: side 1 counted none of it
+            assert (other.malformed_rtcp, other.malformed_rtp, other.unknown_ssrc) == (0, 0, 0)
             await asyncio.sleep(2.0)  # the receiver's RR task runs every 0.5-1.5 s
             assert await pair.wait_frames(10, 20.0)
         finally:
@@ -109,16 +126,35 @@ def test_stranger_datagrams_that_used_to_end_a_call() -> None:
 
 
 def test_a_flood_of_mutated_datagrams_leaves_the_call_showing_frames() -> None:
-    outcome = asyncio.run(attack(20_000, seed=3, settle_frames=10))
-    assert outcome.flood.total == 20_000
+    outcome = asyncio.run(attack(5_000, seed=3, settle_frames=10, after_timeout_s=20.0,
+                                 fps_seconds=3))
+    assert outcome.flood.total == 5_000
     assert {lane.split()[0] for lane in outcome.flood.sent} == {"wire", "decrypted", "assembler"}
     assert len(outcome.flood.sent) == 2 * len(Kind) - 3 + 1
     assert outcome.errors == ()
     assert outcome.states == ("connected", "connected")
     assert min(outcome.frames_after) >= 10
     # what went on the wire in the SRTP range was refused by SRTP, not parsed
-    assert outcome.srtp_rejected > 1000
+    assert outcome.srtp_rejected > 250
     assert outcome.survived
+    # the guards' counts are each call's own
+    assert outcome.guards[0] is not outcome.guards[1]
+    # Each side's recovery is reported: frames per second after the flood, and when it was
+    # back to 25 frames within 1 s (the issue's target is 2 s; on a shared machine the bar
+    # here is only that it happens within the wait).
+    assert len(outcome.recoveries) == 2
+    assert all(len(recovery.fps) == 3 for recovery in outcome.recoveries)
+    assert all(r.recovery_s is not None and r.recovery_s <= 20.0 for r in outcome.recoveries)
+
+
+def test_recovery_is_the_start_of_the_first_window_at_the_frame_rate() -> None:
+    steady = [10.0 + i / 30 for i in range(60)]
+    assert recovery_s(steady, 10.0) == pytest.approx(0.0)
+    frozen_then_back = [10.5, 11.5, 12.5] + [13.0 + i / 30 for i in range(30)]
+    assert recovery_s(frozen_then_back, 10.0) == pytest.approx(3.0)
+    assert recovery_s([10.0 + i / 20 for i in range(100)], 10.0) is None  # 20 fps: never
+    assert recovery_s(steady, 100.0) is None
+    assert fps_by_second(frozen_then_back, 10.0, 4) == (1, 1, 1, 30)
 
 
 def test_a_tampered_dtls_fingerprint_fails_the_call_with_no_media() -> None:

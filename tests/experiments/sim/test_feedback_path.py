@@ -1,11 +1,13 @@
 from experiments.sim.feedback_path import (
-    REMB,
     RTCP_OVERHEAD_BYTES,
-    TWCC,
+    FeedbackMessage,
     RembFeedback,
     TwccFeedback,
+    nack_message,
+    pli_message,
 )
 from ratecontrol.feedback_adapter import FeedbackAdapter
+from ratecontrol.feedback_events import Nack, Pli, Remb, TransportCc
 from ratecontrol.twcc import parse_rtcp_transport_cc
 from ratecontrol.twcc_recorder import TwccRecorderConfig
 from ratecontrol.types import SentPacket
@@ -21,13 +23,14 @@ def test_twcc_bytes_round_trip_through_adapter() -> None:
     due = rx.next_time()
     assert due is not None
     messages = rx.poll(70_100.0)
-    assert messages and all(m.kind == TWCC for m in messages)
+    assert messages and all(isinstance(m.body, bytes) for m in messages)
     results = []
     for m in messages:
         assert isinstance(m.body, bytes)
         assert m.size_bytes == len(m.body) + RTCP_OVERHEAD_BYTES
         parsed = parse_rtcp_transport_cc(m.body)
         assert parsed is not None
+        assert m.event() == TransportCc(parsed)  # parsed at the sender's edge
         results += adapter.on_feedback(parsed, 70_100.0)
     assert [r.transport_seq for r in results] == list(range(70_000 - 5, 70_000 + 20))
     for r in results:
@@ -49,5 +52,12 @@ def test_remb_from_receiver_model() -> None:
         t = i * 8.0
         rx.on_packet(i, 1_000, t, t + 40.0)
         out += rx.poll(t + 40.0)
-    assert out and all(m.kind == REMB for m in out)
-    assert all(isinstance(m.body, float) and m.body > 0 for m in out)
+    assert out and all(isinstance(m.body, Remb) and m.body.bitrate_bps > 0 for m in out)
+
+
+def test_nack_and_pli_are_typed_events() -> None:
+    nack = nack_message([40, 3, 19])
+    assert nack.event() == Nack((3, 19, 40))
+    assert nack.size_bytes == 12 + 2 * 4 + RTCP_OVERHEAD_BYTES  # 3 and 19 share an FCI
+    assert pli_message().event() == Pli()
+    assert FeedbackMessage(b"not rtcp", 8).event() is None  # refused at the edge

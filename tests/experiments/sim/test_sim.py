@@ -111,8 +111,11 @@ def test_overload_queues_drops_and_recovers_with_keyframes() -> None:
     assert s["frames_shown"] < s["frames_sent"]
     assert any(r.lost for r in ctrl.results)
     assert s["delay_ms_p95"] > s["oracle_delay_ms_p95"] + 100
-    # Lost packets are NACKed and resent, but each at most once per round trip: no storm.
-    assert 0 < result.retransmissions <= result.packets_lost
+    # Lost packets are NACKed, but behind a 480 ms queue every NACK comes later than the 300 ms
+    # a resend is worth sending (ratecontrol.retransmit_policy): refused, counted, no storm.
+    assert result.retransmissions <= result.packets_lost
+    assert result.sender.retransmissions_refused > 0
+    assert result.sender.feedback_refused == 0  # the model receiver never lies
 
 
 def test_random_loss_without_nack_breaks_chain_until_keyframe() -> None:
@@ -214,3 +217,34 @@ def test_named_controllers_run() -> None:
         result = simulate(config)
         assert result.controller.startswith(name.split(":")[0])
         assert result.summary["frames_shown"] > 0
+
+
+def test_trace_offset_moves_the_call_onto_a_later_window_of_the_trace() -> None:
+    # outage-5s: 2 Mbit/s with nothing between 30 and 35 s of trace time.
+    media, feedback = trace_directions("outage-5s")
+
+    def run(offset_ms: float) -> SimConfig:
+        return SimConfig(media_trace=media, feedback_trace=feedback, duration_s=10.0,
+                         delay_ms=20.0, trace_offset_ms=offset_ms)
+
+    from_start = simulate(run(0.0), StandIn(500_000))
+    into_outage = simulate(run(27_000.0), StandIn(500_000))
+    assert from_start.summary.capacity_kbps == pytest.approx(2_000, rel=0.02)
+    # From 27 s the 10 s call meets the outage at call time 3-8 s.
+    assert into_outage.summary.capacity_kbps == pytest.approx(
+        media.capacity_bps(27_000, 37_000) / 1000, rel=1e-6)
+    assert into_outage.summary.capacity_kbps < 0.6 * 2_000
+    assert from_start.summary.delay_ms_p95 is not None and from_start.summary.delay_ms_p95 < 200
+    assert into_outage.summary.delay_ms_p95 is not None and into_outage.summary.delay_ms_p95 > 2_000
+    # The oracle and the floor see the outage too: they are on trace time.
+    assert into_outage.summary.signal_floor_ms_p95 is not None
+    assert from_start.summary.signal_floor_ms_p95 is not None
+    assert into_outage.summary.signal_floor_ms_p95 > 10 * from_start.summary.signal_floor_ms_p95
+    # Frames are still stamped on call time: the first is captured at 0.
+    assert into_outage.frames[0].captured_ms == 0.0
+
+
+def test_negative_trace_offset_is_refused() -> None:
+    trace = generate.constant(1e6, 60.0)
+    with pytest.raises(ValueError, match="trace offset"):
+        SimConfig(media_trace=trace, feedback_trace=trace, trace_offset_ms=-1.0)

@@ -1,6 +1,6 @@
 """Simulator sweeps: traces x controllers x parameter values x seeds, one virtual-time call each.
 
-Every run is one Dask task (experiments.cluster); its summary object (the keys `experiments
+Every run is one Dask task (experiments.cluster.client); its summary object (the keys `experiments
 sim` writes, plus `set`: the parameters it changed) is written to
 DIR/<trace>/<controller>/<path=value,...>/seed-N.json the moment it arrives, so Ctrl-C keeps every
 finished run and `--resume` skips them. A run that failed twice leaves seed-N.failed.json with
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.controller_params import build_controller, default_config, with_value
 from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
+from experiments.sim.controller_params import build_controller, default_config, with_value
 from experiments.sim.output import sim_output
 from netem.trace import Trace
 
@@ -35,7 +35,7 @@ class SimRun:
     duration_s: float = 30.0
     delay_ms: float = 30.0
     loss: float = 0.0
-    queue_packets: int = QUEUE_PACKETS
+    queue_packets: int | None = QUEUE_PACKETS
 
     def relpath(self) -> Path:
         label = ",".join(f"{p}={v}" for p, v in self.params) or "default"
@@ -52,7 +52,7 @@ class Grid:
     duration_s: float = 30.0
     delay_ms: float = 30.0
     loss: float = 0.0
-    queue_packets: int = QUEUE_PACKETS
+    queue_packets: int | None = QUEUE_PACKETS
 
     def runs(self) -> list[SimRun]:
         combos = list(itertools.product(*[[(p, v) for v in vs] for p, vs in self.sets]))
@@ -129,7 +129,7 @@ def write_json(path: Path, value: Any) -> None:
 def run_grid(client: Any, runs: Sequence[SimRun], out: Path,
              progress: Callable[[SimRun, str | None], None] | None = None) -> dict[str, int]:
     """Run `runs` on the client's workers, writing each result as it arrives; counts by status."""
-    from experiments.cluster import run_tasks
+    from experiments.cluster.client import run_tasks
 
     traces: dict[str, Any] = {}
     for name in sorted({r.trace for r in runs}):

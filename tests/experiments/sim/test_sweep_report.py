@@ -1,11 +1,11 @@
-"""experiments.sweep_report: the table over seeds and the metric's choice."""
+"""experiments.sim.sweep_report: the table over seeds and the metric's choice."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.sim_sweep import SimRun
-from experiments.sweep_report import format_table, plot_metric, table_rows
+from experiments.sim.sweep import SimRun
+from experiments.sim.sweep_report import format_table, plot_metric, table_rows
 
 
 def test_rows_take_median_min_max_over_seeds_and_count_failures(tmp_path: Path) -> None:

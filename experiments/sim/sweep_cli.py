@@ -1,7 +1,7 @@
 """`python -m experiments sweep --sim ...`: a grid of virtual-time calls on a Dask cluster.
 
 Runs on a LocalCluster over this machine's cores unless --cluster names a scheduler. Writes
-one summary JSON per run under --out (see experiments.sim_sweep), then table.csv and
+one summary JSON per run under --out (see experiments.sim.sweep), then table.csv and
 PLOT.png of the chosen metric over the swept parameter. Ctrl-C keeps every finished run;
 --resume DIR fills in the runs DIR does not hold yet.
 """
@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from experiments.link_spec import DEFAULT_DELAY_MS
 from experiments.sim.call import QUEUE_PACKETS
-from experiments.sim_sweep import Grid, SimRun, parse_seeds, parse_set, pending, run_grid
-from experiments.sweep_report import (
+from experiments.sim.sweep import Grid, SimRun, parse_seeds, parse_set, pending, run_grid
+from experiments.sim.sweep_report import (
     DEFAULT_METRIC,
     format_table,
     plot_metric,
@@ -48,9 +49,11 @@ def add_parser(commands: Any) -> None:
                        help=f"summary key to tabulate and plot (default: {DEFAULT_METRIC})")
     sweep.add_argument("--cluster", metavar="tcp://HOST:PORT", help="a Dask scheduler")
     sweep.add_argument("--workers", type=int, help="LocalCluster processes (default: cores)")
-    sweep.add_argument("--delay-ms", type=float, default=30.0, help="one-way delay, each way")
+    sweep.add_argument("--delay-ms", type=float, default=DEFAULT_DELAY_MS,
+                       help="one-way delay, each way (default: as experiments run)")
     sweep.add_argument("--loss", type=float, default=0.0, help="random loss on the media path")
-    sweep.add_argument("--queue-packets", type=int, default=QUEUE_PACKETS, help="drop-tail size")
+    sweep.add_argument("--queue-packets", type=int, default=QUEUE_PACKETS,
+                       help="drop-tail limit (default: unlimited, as netem's)")
     sweep.set_defaults(handler=sweep_command)
 
 
@@ -92,7 +95,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     interrupted = False
     counts = {"ok": 0, "failed": 0}  # of this invocation, Ctrl-C or not
     if todo:
-        from experiments.cluster import open_client
+        from experiments.cluster.client import open_client
 
         try:
             with open_client(args.cluster, args.workers) as client:

@@ -1,10 +1,10 @@
-"""experiments.controller_params: dotted paths into the controllers' frozen configs."""
+"""experiments.sim.controller_params: dotted paths into the controllers' frozen configs."""
 
 from __future__ import annotations
 
 import pytest
 
-from experiments.controller_params import build_controller, default_config, paths, with_value
+from experiments.sim.controller_params import build_controller, default_config, paths, with_value
 from ratecontrol.ours import OursConfig
 
 

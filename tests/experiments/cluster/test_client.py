@@ -1,4 +1,4 @@
-"""experiments.cluster and the simulator sweep on a LocalCluster of two worker processes."""
+"""experiments.cluster.client and the simulator sweep on a LocalCluster of two worker processes."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from distributed import Client
 
-from experiments.cluster import CALL_RESOURCE, open_client, run_tasks
+from experiments.cluster.client import CALL_RESOURCE, open_client, run_tasks
 from experiments.sim.call import SimConfig, simulate, trace_directions
-from experiments.sim_sweep import Grid, SimRun, run_grid, run_one
+from experiments.sim.sweep import Grid, SimRun, run_grid, run_one
 from ratecontrol.controllers import make_controller
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.sim_sweep import SimRun
+from experiments.sim.sweep import SimRun
 
 DEFAULT_METRIC = "signal_delay_ms_p95"  # Salsify's headline figure
 COLUMNS = ("trace", "controller", "set", "ok", "failed", "median", "min", "max",

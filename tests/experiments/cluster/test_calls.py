@@ -1,4 +1,4 @@
-"""Real calls through a LocalCluster of two worker processes (experiments.cluster_calls)."""
+"""Real calls through a LocalCluster of two worker processes (experiments.cluster.calls)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from experiments.cluster import open_client
-from experiments.cluster_calls import check_workers, run_calls, write_files
+from experiments.cluster.calls import check_workers, run_calls, write_files
+from experiments.cluster.client import open_client
 from experiments.link_spec import LinkSpec
 from experiments.run import CallSpec
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from distributed import get_worker
 
-from experiments.cluster import CALL_RESOURCE, run_tasks
+from experiments.cluster.client import CALL_RESOURCE, run_tasks
 from experiments.run import CallSpec, run_call
 from netem.trace import Trace, write_trace
 from netem.traces import resolve_trace_pair
