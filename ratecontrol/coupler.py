@@ -19,7 +19,8 @@ the path takes without building a queue, and a frame is skipped rather than queu
   then, and from then on the link drains at the drain rate while each byte sent is added
   (credited at most `FEEDBACK_GRACE_MS` past the newest feedback: silence is not progress);
   bytes still in the pacer count too. The anchor itself has arrived.
-* Budget: rate x (time since the last sent frame, 1 to `max_credit_frames` intervals) + the
+* Budget: rate x (time since the last sent frame, 1 to `max_credit_frames` intervals: by
+  default 1, as a skipped frame's share spent on the next one queues behind it) + the
   standing queue worth keeping (`target_delay_ms` of the link rate, at least `min_queue_bytes`:
   a link stays busy, and its rate known, only with bytes waiting; none while the link rate is
   unknown) - queued. Every `BASE_REFRESH_INTERVAL_MS` the standing queue is let go and the
@@ -52,7 +53,7 @@ MIN_BUSY_SPAN_MS = 20.0  # less busy time than this in the window: no capacity e
 STALE_FEEDBACK_MS = 1000.0
 FEEDBACK_GRACE_MS = 100.0  # drain is credited at most this long past the newest feedback
 MIN_USEFUL_FRACTION = 0.05
-MAX_CREDIT_FRAMES = 2.0
+MAX_CREDIT_FRAMES = 1.0  # a skipped frame's share does not pass on: a double frame queues
 MAX_TRACKED_PACKETS = 20_000
 
 

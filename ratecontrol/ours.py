@@ -14,13 +14,14 @@ feedback says are still queued, and skips a frame rather than let the queue grow
 
 Tuned in virtual time (`python -m experiments sim --duration 60 --delay-ms 20`, unlimited
 queue) on Salsify's signal delay (per source frame, so skips and freezes are paid for).
-Measured 2026-12-02, test pattern, p95 signal delay / its floor (ms), before -> after the
-cautious link rate, the smaller standing queue and the base refresh at 70 % rate:
-Verizon-LTE-short 252 -> 168 / 52 (aiortc 200, gcc 404); `cellular` 181 -> 124 / 37 (aiortc
-142); const-1mbps 115 -> 84 / 32 at 90 % of capacity, 29.8 fps; const-2mbps 90 -> 78 / 26 at
-88 %; TMobile-UMTS-driving 3571 / 3292 (gcc 7599); ATT-LTE-driving 7402 -> 7369 / 757: its
-10 s outage at one packet a second holds whatever was queued when it began, so every sender
-freezes through it (gcc 9874, aiortc 7904). SSIM stays above every baseline's.
+Measured 2026-12-02, test pattern, seed 0, p95 signal delay / its floor (ms), before -> after
+the cautious link rate, no credit for skipped frames, the smaller standing queue and the base
+refresh at 70 % rate: Verizon-LTE-short 252 -> 163 / 52 (aiortc 200, gcc 404; seeds 1-3
+mean 153); `cellular` 181 -> 101 / 37 (aiortc 142); const-1mbps 115 -> 82 / 32 at 89 % of
+capacity, 29.9 fps; const-2mbps 90 -> 78 / 26 at 88 %; TMobile-UMTS-driving 3571 / 3292 (gcc
+7599); ATT-LTE-driving 7402 -> 7366 / 757: its 10 s outage at one packet a second holds
+whatever was queued when it began, so every sender freezes through it (gcc 9874, aiortc
+7904). SSIM stays above every baseline's but gcc's on ATT with clip:bikes (0.7 dB below).
 """
 
 from __future__ import annotations
