@@ -5,7 +5,7 @@ average"; the coupler (`coupler.py`) answers "how large may *this* frame be" fro
 feedback says are still queued, and skips a frame rather than let the queue grow.
 
 * Rate: GCC's target, held at most `capacity_headroom` (1.0) x the link rate the coupler
-  measured while the link was busy (cautiously: its slow slices on a variable link). With the
+  measured while the link was busy (optionally cautious: see coupler.py). With the
   coupler in charge of the queue GCC's trendline sees little delay growth and its target
   drifts above capacity; the measured link rate is the better predictor (Salsify's lesson).
 * Budget per frame: the coupler's, at that rate, draining at the measured link rate.
@@ -15,8 +15,9 @@ feedback says are still queued, and skips a frame rather than let the queue grow
 Tuned in virtual time (`python -m experiments sim --duration 60 --delay-ms 20`, unlimited
 queue) on Salsify's signal delay (per source frame, so skips and freezes are paid for).
 Measured 2026-12-02, test pattern, seed 0, p95 signal delay / its floor (ms), before -> after
-the cautious link rate, no credit for skipped frames, the smaller standing queue and the base
-refresh at 70 % rate: Verizon-LTE-short 252 -> 163 / 52 (aiortc 200, gcc 404; seeds 1-3
+the cautious link rate (since turned off: see coupler.py; without it Verizon 187, `cellular`
+130), no credit for skipped frames, the smaller standing queue and the base refresh at 70 %
+rate: Verizon-LTE-short 252 -> 163 / 52 (aiortc 200, gcc 404; seeds 1-3
 mean 153); `cellular` 181 -> 101 / 37 (aiortc 142); const-1mbps 115 -> 82 / 32 at 89 % of
 capacity, 29.9 fps; const-2mbps 90 -> 78 / 26 at 88 %; TMobile-UMTS-driving 3571 / 3292 (gcc
 7599); ATT-LTE-driving 7402 -> 7366 / 757: its 10 s outage at one packet a second holds

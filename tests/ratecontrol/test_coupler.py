@@ -167,12 +167,13 @@ def _busy_link(coupler: FrameBudgetCoupler, rates_bps: list[float], burst_ms: fl
 def test_link_rate_is_the_cautious_slice_of_a_variable_link() -> None:
     # 8 Mbit/s for 800 ms, then 1 Mbit/s for 200 ms: the 500 ms average says 5.2 Mbit/s,
     # the slow slices are what the next frame meets.
-    coupler = FrameBudgetCoupler()
+    cautious = CouplerConfig(cautious_quantile=0.2)
+    coupler = FrameBudgetCoupler(cautious)
     _busy_link(coupler, [8e6] * 8 + [1e6] * 2, 100.0)
     assert coupler.busy_rate_bps(500.0) == pytest.approx(5.2e6, rel=0.1)
     capacity = coupler.capacity_bps()
     assert capacity is not None and capacity < 2e6
-    steady = FrameBudgetCoupler()
+    steady = FrameBudgetCoupler(cautious)
     _busy_link(steady, [4e6] * 10, 100.0)  # a steady link keeps its full rate
     assert steady.capacity_bps() == pytest.approx(4e6, rel=0.05)
     plain = FrameBudgetCoupler(CouplerConfig(cautious_quantile=1.0))

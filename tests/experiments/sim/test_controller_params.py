@@ -9,12 +9,12 @@ from ratecontrol.ours import OursConfig
 
 
 def test_a_nested_field_is_replaced_and_the_rest_kept() -> None:
-    config = with_value(default_config("ours"), "coupler.target_delay_ms", "5")
-    assert config.coupler.target_delay_ms == 5.0
+    config = with_value(default_config("ours"), "coupler.target_delay_ms", "7.5")
+    assert config.coupler.target_delay_ms == 7.5
     assert config.coupler.min_frame_bytes == OursConfig().coupler.min_frame_bytes
-    assert OursConfig().coupler.target_delay_ms != 5.0  # the default is untouched
+    assert OursConfig().coupler.target_delay_ms != 7.5  # the default is untouched
     controller = build_controller("ours", config)
-    assert controller.coupler.config.target_delay_ms == 5.0  # type: ignore[attr-defined]
+    assert controller.coupler.config.target_delay_ms == 7.5  # type: ignore[attr-defined]
 
 
 def test_an_unknown_path_lists_the_valid_ones() -> None:
