@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,13 @@ def cache_dir() -> Path:
     return Path(base) / "rtvc"
 
 
-def pattern_file(cache: Path) -> Path:
-    """The exported pattern (138 MB), made once and reused."""
-    path = cache / f"pattern-{LOOP_FRAMES}.y4m"
+def _made_once(path: Path, write: Callable[[Path], None]) -> Path:
+    """`path`, written by `write` the first time (into a .part file renamed into place, so an
+    interrupted export is never taken for a whole one)."""
     if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")
-        export_test_pattern(partial, LOOP_FRAMES, DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_FPS)
+        write(partial)
         partial.rename(path)
     return path
 
@@ -74,15 +75,14 @@ def source_file(cache: Path, source: str = "testpattern") -> ExportedSource:
     """The exported `source` (testpattern, or clip:NAME: one loop of the stamped clip, 65 MB
     for bikes), made once and reused; SourceError when the clip cannot be loaded."""
     name = clip_name(source)
-    if name is None:
-        return ExportedSource(pattern_file(cache), LOOP_FRAMES, DEFAULT_FPS)
+    if name is None:  # the test pattern: 138 MB
+        path = _made_once(cache / f"pattern-{LOOP_FRAMES}.y4m", lambda partial: (
+            export_test_pattern(partial, LOOP_FRAMES, DEFAULT_WIDTH, DEFAULT_HEIGHT,
+                                DEFAULT_FPS)))
+        return ExportedSource(path, LOOP_FRAMES, DEFAULT_FPS)
     clip = load_clip(name)
-    path = cache / f"clip-{name}-{len(clip)}.y4m"
-    if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        export_content(partial, clip, len(clip), clip.fps)
-        partial.rename(path)
+    path = _made_once(cache / f"clip-{name}-{len(clip)}.y4m",
+                      lambda partial: export_content(partial, clip, len(clip), clip.fps))
     return ExportedSource(path, len(clip), clip.fps)
 
 
