@@ -72,10 +72,10 @@ class DelayBasedBwe:
                 self.aimd.update(usage, acked_bps, now_ms)
         else:
             self.aimd.update(usage, acked_bps, now_ms)
-            if usage is BandwidthUsage.NORMAL:
-                ramp_bps = self.probe.ramp_rate(self.aimd.bitrate_bps(), acked_bps, now_ms)
-                if ramp_bps is not None:
-                    self.aimd.set_estimate(ramp_bps, now_ms)
-                    self.ramped = True
+            # A ramp goes on while the queue drains too (under-use): that is spare capacity.
+            ramp_bps = self.probe.ramp_rate(self.aimd.bitrate_bps(), acked_bps, now_ms)
+            if ramp_bps is not None:
+                self.aimd.set_estimate(ramp_bps, now_ms)
+                self.ramped = True
         self.probe.on_estimate(self.aimd.bitrate_bps(), now_ms)
         return self.aimd.bitrate_bps()

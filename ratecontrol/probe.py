@@ -14,6 +14,10 @@ first over-use or heavy loss, or at its ceiling.
   for `RECOVERY_WAIT_MS` again, ramp back towards `RECOVERY_TARGET_RATIO = 0.85` x the rate
   before the drop (libwebrtc probes at 0.85 of it too). If the capacity really fell, the first
   over-use ends the ramp - one short queue instead of tens of seconds of under-use.
+* After a feedback timeout (`arm_recovery`: the path fell silent, an outage): ramp at the first
+  feedback with no over-use. The drop was no congestion signal, and the queue the outage left
+  drains with under-use for about 2 s after a 10 s outage; waiting that out and then 1 s of
+  NORMAL left the rate at the floor for 3-5 s.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class ProbeController:
         self.ceiling_bps = math.inf
         self._last_ramp_ms: float | None = None
         self._normal_since_ms: float | None = None
+        self._wait_ms = RECOVERY_WAIT_MS  # calm needed before a waiting recovery ramps
         self._recent: deque[tuple[float, float]] = deque()  # (time, estimate), decreasing
 
     def start(self, now_ms: float, ceiling_bps: float | None = None) -> None:
@@ -74,6 +79,7 @@ class ProbeController:
         else:
             self.state = ProbeState.WAITING
             self.ceiling_bps = ceiling_bps
+        self._wait_ms = 0.0
         self._normal_since_ms = None
         self._recent.clear()
 
@@ -82,16 +88,16 @@ class ProbeController:
             if self.state is ProbeState.RAMPING:
                 self.stop()
             self._normal_since_ms = None
-        elif usage is BandwidthUsage.NORMAL:
+            return
+        if usage is BandwidthUsage.NORMAL:
             if self._normal_since_ms is None:
                 self._normal_since_ms = now_ms
-            if (
-                self.state is ProbeState.WAITING
-                and now_ms - self._normal_since_ms >= RECOVERY_WAIT_MS
-            ):
-                self.start(now_ms, self.ceiling_bps)
-        else:
+        elif self._wait_ms > 0.0:
             self._normal_since_ms = None
+        if self.state is ProbeState.WAITING and (
+            self._wait_ms == 0.0 or (self._normal_since_ms is not None
+                                     and now_ms - self._normal_since_ms >= self._wait_ms)):
+            self.start(now_ms, self.ceiling_bps)
 
     def on_estimate(self, estimate_bps: float, now_ms: float) -> None:
         """Track the estimate; a large drop arms a recovery ramp."""
@@ -105,6 +111,7 @@ class ProbeController:
         ):
             self.state = ProbeState.WAITING
             self.ceiling_bps = RECOVERY_TARGET_RATIO * peak_bps
+            self._wait_ms = RECOVERY_WAIT_MS
             self._normal_since_ms = None
             self._recent.clear()
         while self._recent and self._recent[-1][1] <= estimate_bps:

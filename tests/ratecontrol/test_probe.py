@@ -54,15 +54,27 @@ def test_no_probe_after_drop_when_disabled() -> None:
     assert probe.state is ProbeState.IDLE
 
 
-def test_arm_recovery_keeps_the_highest_ceiling_and_waits_for_normal() -> None:
+def test_arm_recovery_keeps_the_highest_ceiling_and_ramps_at_the_first_calm_feedback() -> None:
     probe = ProbeController()
     probe.arm_recovery(1_000_000)
     probe.arm_recovery(500_000)  # a second cut of the same episode
     assert probe.state is ProbeState.WAITING and probe.ceiling_bps == 1_000_000
-    probe.on_usage(BandwidthUsage.NORMAL, 0.0)
-    probe.on_usage(BandwidthUsage.OVERUSING, 500.0)  # restarts the wait
-    probe.on_usage(BandwidthUsage.NORMAL, 600.0)
-    probe.on_usage(BandwidthUsage.NORMAL, 1500.0)
+    probe.on_usage(BandwidthUsage.OVERUSING, 0.0)  # the path is back but still queueing
     assert probe.state is ProbeState.WAITING
-    probe.on_usage(BandwidthUsage.NORMAL, 1600.0)
+    # The outage's queue drains: under-use is spare capacity, no need to wait for NORMAL.
+    probe.on_usage(BandwidthUsage.UNDERUSING, 100.0)
+    assert probe.state is ProbeState.RAMPING
+
+
+def test_a_recovery_after_a_large_drop_waits_for_a_second_of_normal() -> None:
+    probe = ProbeController()
+    probe.on_estimate(1_000_000, 0.0)
+    probe.on_estimate(500_000, 100.0)  # below 0.66 of the peak
+    assert probe.state is ProbeState.WAITING
+    probe.on_usage(BandwidthUsage.NORMAL, 200.0)
+    probe.on_usage(BandwidthUsage.UNDERUSING, 700.0)  # restarts the wait
+    probe.on_usage(BandwidthUsage.NORMAL, 800.0)
+    probe.on_usage(BandwidthUsage.NORMAL, 1700.0)
+    assert probe.state is ProbeState.WAITING
+    probe.on_usage(BandwidthUsage.NORMAL, 1800.0)
     assert probe.state is ProbeState.RAMPING
