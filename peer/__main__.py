@@ -13,6 +13,7 @@ from peer.aiortc_glue import HostCandidates
 from peer.call import CallConfig, run_call
 from peer.file_source import SourceError
 from peer.metrics import describe_summary
+from peer.playout_delay import PlayoutDelayConfig
 from peer.sink import SinkError
 from ratecontrol.controllers import DEFAULT_CONTROLLER, make_controller
 
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-quality", action="store_true", help="skip SSIM/PSNR")
     parser.add_argument("--no-nack", action="store_true",
                         help="send no NACK for lost video packets: only keyframes (PLI) repair")
+    parser.add_argument("--no-playout-delay", action="store_true",
+                        help="do not ask the receiver to render at once (the playout-delay "
+                        "RTP header extension, min = max = 0, is sent by default)")
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
     if args.controller != "aiortc":
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         source=args.source, sink=args.sink, remote_pattern_loop=args.remote_pattern_loop,
         remote_source=args.remote_source,
         nack=not args.no_nack,
+        playout_delay=PlayoutDelayConfig(enabled=not args.no_playout_delay),
     )
     try:
         result = asyncio.run(run_call(config))

@@ -32,6 +32,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCDtlsTransport,
     RTCIceServer,
+    RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
@@ -43,6 +44,13 @@ from av.frame import Frame
 
 from peer.frame_assembler import AssembledFrame, FrameAssembler, IncomingPacket
 from peer.nack_generator import BoundedNackGenerator
+from peer.playout_delay import (
+    PLAYOUT_DELAY_EXTENSION_ID,
+    PLAYOUT_DELAY_URI,
+    PlayoutDelayConfig,
+    add_header_extension,
+    negotiated_extension_id,
+)
 
 
 class HostCandidates(enum.StrEnum):
@@ -345,6 +353,15 @@ def _negotiate_transport_cc() -> None:
             codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
 
 
+def _negotiate_playout_delay() -> None:
+    """Offer and accept the playout-delay extension for video, as Chromium does; packets
+    carry it only when the call asks (send_playout_delay). Same tables as transport-cc."""
+    extensions = aiortc.codecs.HEADER_EXTENSIONS["video"]
+    if not any(e.uri == PLAYOUT_DELAY_URI for e in extensions):
+        extensions.append(RTCRtpHeaderExtensionParameters(PLAYOUT_DELAY_EXTENSION_ID,
+                                                          PLAYOUT_DELAY_URI))
+
+
 def wire_size(rtp_bytes: int) -> int:
     """Bytes a plain RTP packet takes as a UDP/IPv4 datagram after SRTP protection."""
     return rtp_bytes + SRTP_AUTH_TAG_BYTES + UDP_IPV4_HEADER_BYTES
@@ -371,6 +388,8 @@ class TransportAccess:
                  send: Callable[[bytes], Awaitable[None]]) -> None:
         self._transport = transport
         self._send = send
+        # SSRC -> a header extension element aiortc cannot write, added to each packet
+        self._elements: dict[int, tuple[int, bytes]] = {}
 
     async def send_now(self, data: bytes) -> bool:
         """Send an RTP or RTCP packet past the hooks; False when the transport is closed."""
@@ -388,7 +407,19 @@ class TransportAccess:
         The extension map is the transport's, configured by aiortc from the negotiated SDP."""
         if transport_seq is not None:
             packet.extensions.transport_sequence_number = transport_seq & 0xFFFF
-        return packet.serialize(self._transport._rtp_header_extensions_map)
+        data = packet.serialize(self._transport._rtp_header_extensions_map)
+        element = self._elements.get(packet.ssrc)
+        return data if element is None else add_header_extension(data, *element)
+
+    def write_extension(self, ssrcs: list[int], extension_id: int | None,
+                        data: bytes) -> None:
+        """Put the element `extension_id` -> `data` into every packet of these SSRCs from
+        now on; None stops it."""
+        for ssrc in ssrcs:
+            if extension_id is None:
+                self._elements.pop(ssrc, None)
+            else:
+                self._elements[ssrc] = (extension_id, data)
 
 
 def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
@@ -455,6 +486,39 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
     sender._handle_rtcp_packet = handle_sender_rtcp  # type: ignore[method-assign]
     return TransportAccess(transport, original_send)
+
+
+def send_playout_delay(pc: RTCPeerConnection, transceiver: RTCRtpTransceiver,
+                       access: TransportAccess, config: PlayoutDelayConfig) -> None:
+    """Write `config`'s playout delay into every packet the transceiver's sender sends
+    (media and RTX, through `access`, so the transceiver must be hooked) whenever a
+    negotiation of `pc` ends with both descriptions naming the extension (and with the id
+    they give it); never when it is disabled. aiortc sets the descriptions in
+    RTCPeerConnection.setLocalDescription / setRemoteDescription (it emits
+    "signalingstatechange" before it stores them, so the event comes too early), and keeps
+    the RTX SSRC in RTCRtpSender._rtx_ssrc."""
+    if not config.enabled:
+        return
+    sender = transceiver.sender
+    ssrcs = [sender._ssrc, sender._rtx_ssrc]
+    data = config.element_data()
+
+    def negotiated() -> None:
+        local, remote = pc.localDescription, pc.remoteDescription
+        if pc.signalingState != "stable" or local is None or remote is None:
+            return
+        offer, answer = (local, remote) if local.type == "offer" else (remote, local)
+        access.write_extension(ssrcs, negotiated_extension_id(offer.sdp, answer.sdp), data)
+
+    for name in ("setLocalDescription", "setRemoteDescription"):
+        original = getattr(pc, name)
+
+        async def set_description(description: Any,
+                                  original: Callable[[Any], Awaitable[None]] = original) -> None:
+            await original(description)
+            negotiated()
+
+        setattr(pc, name, set_description)
 
 
 def take_keyframe_request(sender: RTCRtpSender) -> bool:
@@ -581,10 +645,11 @@ def guard_ice_receive(transceiver: RTCRtpTransceiver, guard: ReceiveGuardStats) 
 
 def install_process_hooks() -> None:
     """The patches aiortc and aioice leave no per-connection way around, once per process:
-    transport-cc in the SDP tables; host candidates chosen per connection
+    transport-cc and playout-delay in the SDP tables; host candidates chosen per connection
     (use_host_candidates); the ICE receive guard, on aioice.ice.StunProtocol.datagram_received
     (the one place aioice takes datagrams), on for every connection. Idempotent."""
     _negotiate_transport_cc()
+    _negotiate_playout_delay()
     aioice.ice.get_host_addresses = _host_addresses
     aioice.ice.StunProtocol.datagram_received = (  # type: ignore[method-assign]
         _guarded_datagram_received)

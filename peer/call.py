@@ -37,6 +37,7 @@ from peer.call_signaling import CallSignaling
 from peer.call_summary import CallEnd, SentTotals, call_summary
 from peer.clock import Clock
 from peer.metrics import MetricsLog
+from peer.playout_delay import PlayoutDelayConfig
 from peer.receiver import FrameReceiver
 from peer.restart_policy import RestartConfig, RestartPolicy
 from peer.session import CLOSE_STEP_TIMEOUT_S, CallParts, MediaSession
@@ -70,6 +71,8 @@ class CallConfig:
     connect_timeout_s: float = 30.0
     measure_quality: bool = True
     nack: bool = True  # False: ask for no retransmission, only keyframes (PLI) repair loss
+    # What our video asks of the receiver's playout (default: render at once, min = max = 0).
+    playout_delay: PlayoutDelayConfig = field(default_factory=PlayoutDelayConfig)
     # The other side sends the exported test pattern (peer.y4m) looping every N frames, as a
     # browser fed it by --use-file-for-fake-video-capture does, without announcing it.
     remote_pattern_loop: int | None = None
@@ -296,7 +299,7 @@ class Call:
         session = MediaSession(number, self.parts, controller=config.controller,
                                direction=config.direction, ice_server=config.ice_server,
                                ice_user=config.ice_user, relay_only=config.relay_only,
-                               nack=config.nack)
+                               nack=config.nack, playout_delay=config.playout_delay)
 
         @session.pc.on("track")
         def on_track(track: Any) -> None:

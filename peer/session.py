@@ -31,6 +31,7 @@ from peer.aiortc_glue import (
     install_process_hooks,
     log_decoding,
     prefer_vp8,
+    send_playout_delay,
     sender_ssrc,
     stop_nacks,
     take_keyframe_request,
@@ -39,6 +40,7 @@ from peer.aiortc_glue import (
 from peer.clock import Clock
 from peer.congestion import CongestionControl
 from peer.encoded_track import ControlledVideoTrack
+from peer.playout_delay import PlayoutDelayConfig
 from peer.receiver import FrameReceiver
 from peer.source import FrameSource, RawVideoTrack
 from ratecontrol.controllers import make_controller
@@ -63,7 +65,8 @@ class CallParts:
 class MediaSession:
     def __init__(self, number: int, parts: CallParts, *, controller: str, direction: str,
                  ice_server: str | None, ice_user: str | None, relay_only: bool,
-                 nack: bool = True) -> None:
+                 nack: bool = True,
+                 playout_delay: PlayoutDelayConfig | None = None) -> None:
         install_process_hooks()
         source, receiver, clock = parts.source, parts.receiver, parts.clock
         self.number = number
@@ -94,8 +97,9 @@ class MediaSession:
         else:
             stop_nacks(transceiver.receiver)
         self.congestion = CongestionControl(self.controller, sender_ssrc(transceiver.sender))
-        self.congestion.start(hook_transport(transceiver, self.congestion, parts.guard,
-                                             clock.now_ms))
+        access = hook_transport(transceiver, self.congestion, parts.guard, clock.now_ms)
+        send_playout_delay(self.pc, transceiver, access, playout_delay or PlayoutDelayConfig())
+        self.congestion.start(access)
 
     @property
     def state(self) -> str:
