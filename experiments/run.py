@@ -53,6 +53,7 @@ class CallSpec:
     label: str
     receiver_args: tuple[str, ...] = ()  # extra peer flags for the receiver, e.g. --no-nack
     source: str = "testpattern"  # what the sender plays: testpattern or clip:NAME
+    playout_delay: bool = True  # a Python sender asks for playout delay 0 (peer's default)
 
 
 def start_netem(link: LinkSpec, folder: Path) -> Service:
@@ -148,6 +149,7 @@ def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service
     command = python_command("peer", *peer_args(signaling, netem, room, SENDER_USER),
                              "--direction", "sendonly", "--controller", spec.controller,
                              "--source", spec.source,
+                             *(() if spec.playout_delay else ("--no-playout-delay",)),
                              "--duration", str(spec.duration_s),
                              "--metrics", str(folder / "sender.jsonl"))
     with open(folder / "sender.log", "w", encoding="utf-8") as log:

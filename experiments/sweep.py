@@ -45,6 +45,7 @@ class Plan:
     jobs: int = 1
     source: str = "testpattern"  # what every sender plays: testpattern or clip:NAME
     cluster: str | None = None  # a Dask scheduler's address: each call a task there
+    playout_delay: bool = True  # False: Python senders send no playout-delay extension
 
     def duration_for(self, trace: str) -> float:
         return call_duration_s(self.duration_s, trace)
@@ -59,7 +60,7 @@ class Plan:
                     link = LinkSpec(trace, self.link.delay_ms, self.link.loss,
                                     self.link.queue_packets, self.link.seed + k)
                     spec = CallSpec(controller, link, self.duration_for(trace), label,
-                                    source=self.source)
+                                    source=self.source, playout_delay=self.playout_delay)
                     calls.append((trace, spec, base / _safe(label)))
         return calls
 
@@ -90,6 +91,8 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--cluster", metavar="tcp://HOST:PORT",
                      help="run each call on a Dask worker of this scheduler (workers declare "
                           "--resources call=1; see the README); --jobs is then unused")
+    run.add_argument("--no-playout-delay", action="store_true",
+                     help="Python senders do not ask the receiver for playout delay 0")
     run.set_defaults(handler=run_command)
 
 
@@ -109,7 +112,7 @@ def parse_plan(args: argparse.Namespace) -> Plan:
         raise ValueError("--loss is a probability in [0, 1)")
     return Plan(traces, controllers, args.repeat, args.duration,
                 LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
-                args.jobs, args.source, args.cluster)
+                args.jobs, args.source, args.cluster, not args.no_playout_delay)
 
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
@@ -123,7 +126,7 @@ def settings(plan: Plan, trace: str) -> dict[str, Any]:
     return {
         "trace": trace, "media_trace": media, "feedback_trace": feedback,
         "duration_s": plan.duration_for(trace), "delay_ms": plan.link.delay_ms,
-        "loss": plan.link.loss, "source": plan.source,
+        "loss": plan.link.loss, "source": plan.source, "playout_delay": plan.playout_delay,
         "queue_packets": plan.link.queue_packets, "repeat": plan.repeat,
         "controllers": plan.controllers, "seed": plan.link.seed,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),

@@ -37,3 +37,17 @@ def test_two_controllers_make_a_report(tmp_path: Path) -> None:
     report = (tmp_path / "report.html").read_text()
     assert report.count("data:image/png;base64,") >= 4
     assert "report:" in result.stdout and "ours" in result.stdout
+
+
+def test_no_playout_delay_reaches_every_call(tmp_path: Path) -> None:
+    import argparse
+
+    from experiments.sweep import add_parser, parse_plan
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    base = ["run", "--trace", "cellular", "--controllers", "ours,gcc", "--out", str(tmp_path)]
+    on, off = (parse_plan(parser.parse_args(base + extra))
+               for extra in ([], ["--no-playout-delay"]))
+    assert all(spec.playout_delay for _, spec, _ in on.calls())
+    assert not any(spec.playout_delay for _, spec, _ in off.calls())
