@@ -513,9 +513,9 @@ def send_playout_delay(pc: RTCPeerConnection, transceiver: RTCRtpTransceiver,
     for name in ("setLocalDescription", "setRemoteDescription"):
         original = getattr(pc, name)
 
-        async def set_description(description: Any,
-                                  original: Callable[[Any], Awaitable[None]] = original) -> None:
-            await original(description)
+        async def set_description(*args: Any,
+                                  original: Callable[..., Awaitable[None]] = original) -> None:
+            await original(*args)  # setLocalDescription() with no argument is aiortc's too
             negotiated()
 
         setattr(pc, name, set_description)
