@@ -18,7 +18,6 @@ import contextlib
 import json
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,24 +146,22 @@ def read_runs(run_dir: Path) -> list[RealRun]:
 def simulate_call(settings: dict[str, Any], call: RealCall) -> dict[str, Any]:
     """The simulator's summary (experiments.sim.output's JSON) of one real call's settings
     and window."""
-    from experiments.sim.call import SimConfig, simulate, trace_directions
-    from experiments.sim.content import content_profile
+    from experiments.sim.call import trace_directions
     from experiments.sim.output import sim_output
+    from experiments.sim.settings import SimSettings, sim_config, timed_simulate
     from ratecontrol.controllers import make_controller
 
     media, feedback = trace_directions(settings["trace"])
-    content = content_profile(settings.get("source", "testpattern"))
     queue = settings.get("queue_packets")
-    config = SimConfig(
-        media_trace=media, feedback_trace=feedback, controller=call.controller,
-        duration_s=float(settings["duration_s"]), delay_ms=float(settings["delay_ms"]),
-        loss=float(settings.get("loss") or 0.0),
+    run = SimSettings(
+        controller=call.controller, duration_s=float(settings["duration_s"]),
+        delay_ms=float(settings["delay_ms"]), loss=float(settings.get("loss") or 0.0),
         queue_packets=int(queue) if isinstance(queue, int) else None,  # netem's: unlimited
-        seed=call.seed, fps=content.fps, encoder=content.encoder, content=content,
+        seed=call.seed, source=settings.get("source", "testpattern"),
         trace_offset_ms=max(0.0, call.trace_offset_ms or 0.0))
-    started = time.perf_counter()
-    result = simulate(config, make_controller(call.controller))
-    return sim_output(result, settings["trace"], time.perf_counter() - started)
+    result, wall_s = timed_simulate(sim_config(run, media, feedback),
+                                    make_controller(call.controller))
+    return sim_output(result, settings["trace"], wall_s)
 
 
 def _write_sim(path: Path, out: dict[str, Any]) -> None:
