@@ -10,17 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from experiments import calibrate, sweep
-from experiments.duration import parse_duration, trace_length_s
+from experiments.duration import parse_duration
 from experiments.link_spec import DEFAULT_DELAY_MS
 from experiments.sim import sweep_cli as sim_sweep_cli
-from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
-from experiments.sim.content import content_profile
+from experiments.sim.call import QUEUE_PACKETS, trace_directions
 from experiments.sim.output import sim_output
+from experiments.sim.settings import SimSettings, sim_config, timed_simulate
 from netem.trace import TraceError
 from peer.file_source import SourceError
 
@@ -67,31 +66,18 @@ def _run_sim(args: argparse.Namespace) -> int:
     except TraceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    duration_s = trace_length_s(media) if args.duration is None else args.duration
+    settings = SimSettings(controller=args.controller, duration_s=args.duration,
+                           delay_ms=args.delay_ms, loss=args.loss,
+                           queue_packets=args.queue_packets, seed=args.seed, source=args.source)
     try:
-        content = content_profile(args.source)
-        config = SimConfig(
-            media_trace=media,
-            feedback_trace=feedback,
-            controller=args.controller,
-            duration_s=duration_s,
-            delay_ms=args.delay_ms,
-            loss=args.loss,
-            queue_packets=args.queue_packets,
-            seed=args.seed,
-            fps=content.fps,
-            encoder=content.encoder,
-            content=content,
-        )
+        config = sim_config(settings, media, feedback)
         from ratecontrol.controllers import make_controller
 
         controller = make_controller(args.controller)
     except (ValueError, SourceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    started = time.perf_counter()
-    result = simulate(config, controller)
-    elapsed_s = time.perf_counter() - started
+    result, elapsed_s = timed_simulate(config, controller)
     out = sim_output(result, args.trace, elapsed_s)
     try:
         args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
@@ -109,7 +95,7 @@ def _run_sim(args: argparse.Namespace) -> int:
         f"(oracle {_fmt(s.oracle_delay_ms_p95)}), frozen {_fmt(s.freeze_ms_total)} ms, "
         f"goodput {_fmt(s.goodput_kbps)} of {_fmt(s.capacity_kbps)} kbit/s, "
         f"SSIM {_fmt(s.ssim_db_mean, 1)} dB, "
-        f"{duration_s:g} s of {args.source} simulated in {elapsed_s:.1f} s"
+        f"{config.duration_s:g} s of {args.source} simulated in {elapsed_s:.1f} s"
     )
     return 0
 

@@ -1,8 +1,9 @@
 """`python -m experiments calibrate`: the simulator beside real calls, in one table.
 
 Runs `--repeat` real calls per trace and controller (as `experiments run` does, into --out),
-or reads those of an earlier run or calibration (`--real DIR`), then simulates each real call
-with its settings: the same trace files (netem.traces' one rule), one-way delay, duration,
+or reads those of an earlier run or calibration (`--real DIR`; without --controllers, every
+controller of it the simulator models: chrome is left out, in one note), then simulates each
+real call with its settings: the same trace files (netem.traces' one rule), one-way delay, duration,
 source, queue and seed, and the same window of the trace. A real call's window begins when the
 receiver connects, some way into the media link's trace (netem's log says where the trace's
 time 0 was); the simulation starts at that trace offset (SimConfig.trace_offset_ms). The table
@@ -18,7 +19,6 @@ import contextlib
 import json
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ def add_parser(commands: Any) -> None:
                      "those of the run)")
     cal.add_argument("--controllers", default=None,
                      help=f"comma-separated (default {DEFAULT_CONTROLLERS}; with --real: those "
-                     "of the run)")
+                     "of the run the simulator models, chrome left out)")
     cal.add_argument("--repeat", type=int, default=3,
                      help="real calls per trace and controller; the real figure is their median")
     cal.add_argument("--duration", type=parse_duration, default=60.0, metavar="S|full",
@@ -147,24 +147,22 @@ def read_runs(run_dir: Path) -> list[RealRun]:
 def simulate_call(settings: dict[str, Any], call: RealCall) -> dict[str, Any]:
     """The simulator's summary (experiments.sim.output's JSON) of one real call's settings
     and window."""
-    from experiments.sim.call import SimConfig, simulate, trace_directions
-    from experiments.sim.content import content_profile
+    from experiments.sim.call import trace_directions
     from experiments.sim.output import sim_output
+    from experiments.sim.settings import SimSettings, sim_config, timed_simulate
     from ratecontrol.controllers import make_controller
 
     media, feedback = trace_directions(settings["trace"])
-    content = content_profile(settings.get("source", "testpattern"))
     queue = settings.get("queue_packets")
-    config = SimConfig(
-        media_trace=media, feedback_trace=feedback, controller=call.controller,
-        duration_s=float(settings["duration_s"]), delay_ms=float(settings["delay_ms"]),
-        loss=float(settings.get("loss") or 0.0),
+    run = SimSettings(
+        controller=call.controller, duration_s=float(settings["duration_s"]),
+        delay_ms=float(settings["delay_ms"]), loss=float(settings.get("loss") or 0.0),
         queue_packets=int(queue) if isinstance(queue, int) else None,  # netem's: unlimited
-        seed=call.seed, fps=content.fps, encoder=content.encoder, content=content,
+        seed=call.seed, source=settings.get("source", "testpattern"),
         trace_offset_ms=max(0.0, call.trace_offset_ms or 0.0))
-    started = time.perf_counter()
-    result = simulate(config, make_controller(call.controller))
-    return sim_output(result, settings["trace"], time.perf_counter() - started)
+    result, wall_s = timed_simulate(sim_config(run, media, feedback),
+                                    make_controller(call.controller))
+    return sim_output(result, settings["trace"], wall_s)
 
 
 def _write_sim(path: Path, out: dict[str, Any]) -> None:
@@ -176,15 +174,22 @@ def _write_sim(path: Path, out: dict[str, Any]) -> None:
 def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[str] | None,
               progress: Any = None) -> dict[str, Any]:
     """Simulate every real call of `runs` (only the traces and controllers named, when
-    named) and build the table."""
+    named; else every controller of the run the simulator can model) and build the table."""
     pairs = []
     sim_wall = []
     notes = []
+    if controllers is not None:
+        _check_simulable(controllers)
+    left_out: dict[str, None] = {}  # controllers of the run without a model, in run order
     for run in runs:
         trace = run.settings["trace"]
         if traces is not None and trace not in traces:
             continue
-        names = controllers or list(dict.fromkeys(c.controller for c in run.calls))
+        names = controllers
+        if names is None:
+            in_run = list(dict.fromkeys(c.controller for c in run.calls))
+            names = [c for c in in_run if has_model(c)]
+            left_out.update(dict.fromkeys(c for c in in_run if c not in names))
         for controller in names:
             calls = [c for c in run.calls if c.controller == controller]
             if not calls:
@@ -209,8 +214,13 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
                              f"{out['sim_wall_s']:.1f} s")
             pairs.append(Pair(trace, controller, [c.summary for c in calls], sims,
                               [c.trace_offset_ms for c in calls]))
+    if left_out:
+        notes.append(f"left out {', '.join(left_out)}: no model in the simulator (real calls "
+                     "only)")
     if not pairs:
-        raise CalibrationError("no finished real call matches the traces and controllers given")
+        only = f" (the simulator has no model of {', '.join(left_out)})" if left_out else ""
+        raise CalibrationError("no finished real call matches the traces and controllers "
+                               f"given{only}")
     first = runs[0].settings
     settings = {k: first.get(k) for k in ("duration_s", "delay_ms", "source", "loss",
                                           "queue_packets")}
@@ -221,19 +231,28 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
     return calibration
 
 
-def _check_simulable(controllers: list[str], source: str) -> None:
-    """Refuse, before any real call, a controller (e.g. chrome) or a source the simulator
-    cannot run."""
-    from experiments.sim.content import content_profile
+def has_model(controller: str) -> bool:
+    """Whether the simulator can run `controller` (chrome, a browser's own sender, it cannot)."""
     from ratecontrol.controllers import make_controller
 
-    content_profile(source)  # ValueError: no fitted profile for this content, and how to fit one
+    try:
+        make_controller(controller)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_simulable(controllers: list[str], source: str | None = None) -> None:
+    """Refuse, before any simulation (or real call), a controller (e.g. chrome) or a source
+    the simulator cannot run."""
+    from experiments.sim.content import content_profile
+
+    if source is not None:
+        content_profile(source)  # ValueError: no fitted profile for it, and how to fit one
     for controller in controllers:
-        try:
-            make_controller(controller)
-        except ValueError as exc:
-            raise CalibrationError(f"the simulator cannot run {controller!r} ({exc}); "
-                                   "calibrate ours, gcc, aiortc or fixed:BPS") from exc
+        if not has_model(controller):
+            raise CalibrationError(f"the simulator cannot run {controller!r} (no model); "
+                                   "calibrate ours, gcc, aiortc or fixed:BPS")
 
 
 def _run_real(args: argparse.Namespace, out: Path) -> None:

@@ -96,7 +96,7 @@ class Call:
         self.config = config
         self.clock = clock or Clock()
         self.metrics = MetricsLog(config.metrics_path)
-        self.source = open_source(config.source)
+        self.source = open_source(config.source, self.clock)
         # Filled by this call's hooks only: another call in the process has its own.
         self.decode_log = DecodeLog()
         self.guard = ReceiveGuardStats()

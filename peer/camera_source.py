@@ -1,20 +1,21 @@
-"""A camera as a source, through OpenCV; frames are read on a worker thread."""
+"""A camera as a source, through OpenCV; frames are read on a worker thread and stamped on
+the call's clock when they reach the loop."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import cv2
 import numpy as np
 
+from peer.clock import Clock
 from peer.file_source import SourceError
 from peer.source import VIDEO_CLOCK_HZ, CapturedFrame, SourceClock
 
 
 class CameraSource:
-    def __init__(self, device: int | str = 0, width: int = 640, height: int = 480,
-                 fps: float = 30.0) -> None:
+    def __init__(self, clock: Clock, device: int | str = 0, width: int = 640,
+                 height: int = 480, fps: float = 30.0) -> None:
         self._capture = cv2.VideoCapture(device)
         if not self._capture.isOpened():
             raise SourceError(f"cannot open camera {device!r}; check that it exists "
@@ -25,7 +26,8 @@ class CameraSource:
         self.width, self.height, self.fps = width, height, fps
         self.clock: SourceClock | None = None
         self.frames_captured = 0
-        self._t0 = time.time()
+        self._clock = clock
+        self._t0 = clock.wall_s()
 
     def _read(self) -> tuple[bool, np.ndarray | None]:
         ok, bgr = self._capture.read()
@@ -33,7 +35,7 @@ class CameraSource:
 
     async def capture(self) -> CapturedFrame:
         ok, bgr = await asyncio.get_running_loop().run_in_executor(None, self._read)
-        captured_at = time.time()
+        captured_at = self._clock.wall_s()
         if not ok or bgr is None:
             raise SourceError("the camera stopped delivering frames")
         bgr = cv2.resize(bgr, (self.width, self.height))

@@ -1,15 +1,16 @@
-"""A video file as a source: anything PyAV reads, decoded to I420, looped, paced in real time."""
+"""A video file as a source: anything PyAV reads, decoded to I420, looped, paced in real time
+on the call's clock."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Generator
 from pathlib import Path
 
 import av
 import numpy as np
 
+from peer.clock import Clock
 from peer.source import VIDEO_CLOCK_HZ, CapturedFrame, SourceClock
 
 
@@ -18,7 +19,7 @@ class SourceError(Exception):
 
 
 class FileSource:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, clock: Clock) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} does not exist; give a readable file")
@@ -34,7 +35,8 @@ class FileSource:
         self.fps = float(rate)
         self.clock: SourceClock | None = None  # a file carries no stamp of ours
         self.frames_captured = 0
-        self._t0 = time.time()
+        self._clock = clock
+        self._t0 = clock.wall_s()
         self._frames = self._decode_forever()
 
     def _decode_forever(self) -> Generator[np.ndarray, None, None]:
@@ -51,13 +53,13 @@ class FileSource:
 
     async def capture(self) -> CapturedFrame:
         due = self._t0 + self.frames_captured / self.fps
-        wait = due - time.time()
+        wait = due - self._clock.wall_s()
         if wait > 0:
             await asyncio.sleep(wait)
         image = next(self._frames)
         pts = round(self.frames_captured * VIDEO_CLOCK_HZ / self.fps)
         self.frames_captured += 1
-        return CapturedFrame(image, time.time(), pts)
+        return CapturedFrame(image, self._clock.wall_s(), pts)
 
     def close(self) -> None:
         self._frames.close()

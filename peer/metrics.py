@@ -121,13 +121,6 @@ class CallSummary:
                 values[name] = _finite(value)
         return cls(**values)
 
-    def __getitem__(self, key: str) -> Any:
-        """The value of JSON key `key`, for callers written against the summary as a dict
-        (the simulator's tests); new code reads the fields."""
-        if key not in _FIELD_KINDS:
-            raise KeyError(key)
-        return getattr(self, key)
-
 
 def _finite(value: Any, *, whole: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

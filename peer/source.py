@@ -1,8 +1,10 @@
 """Video sources. The test pattern and the clips (peer.clip_source) are clocked: frame n is
-captured at `t0 + n / fps` on the wall clock, so a receiver that knows t0, fps and the content
-(sent in the offer or answer) knows every frame's capture time and picture from its stamp.
-When the process falls behind, frame numbers are skipped, as a camera drops frames, never
-delayed.
+captured at `t0 + n / fps` on the call's clock (peer.clock: loop time mapped to wall time), so
+a receiver that knows t0, fps and the content (sent in the offer or answer) knows every frame's
+capture time and picture from its stamp. When the process falls behind, frame numbers are
+skipped, as a camera drops frames, never delayed. Every source stamps capture on the clock it
+is given, the one the rest of the call reads, so a capture time and a show time of one process
+are on one time line.
 
 A `FrameSource` yields raw I420 frames; `RawVideoTrack` turns one into an aiortc track for
 aiortc's own encoder (controller `aiortc`), while `peer.encoded_track` encodes them itself.
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import fractions
 import math
-import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ import av
 import numpy as np
 from aiortc import MediaStreamTrack
 
+from peer.clock import Clock
 from peer.testpattern import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH, pattern
 
 VIDEO_CLOCK_HZ = 90_000
@@ -79,7 +81,7 @@ class SourceClock:
 @dataclass(frozen=True)
 class CapturedFrame:
     image: np.ndarray  # I420, shape (H*3/2, W), uint8
-    captured_at: float  # wall clock, seconds
+    captured_at: float  # the call's clock in wall time (Clock.wall_s), seconds
     pts: int  # in VIDEO_TIME_BASE
 
     def to_video_frame(self) -> av.VideoFrame:
@@ -119,12 +121,13 @@ class Content(Protocol):
 
 
 class ClockedSource:
-    """Stamped content paced to the wall clock: frame n is due at t0 + n / fps."""
+    """Stamped content paced to the call's clock: frame n is due at t0 + n / fps."""
 
-    def __init__(self, content: Content, fps: float) -> None:
+    def __init__(self, content: Content, fps: float, clock: Clock) -> None:
         self.content = content
         self.width, self.height, self.fps = content.width, content.height, fps
-        self._t0 = time.time()
+        self._clock = clock
+        self._t0 = clock.wall_s()
         self.clock: SourceClock | None = SourceClock(self._t0, fps, self.width, self.height,
                                                      content.kind)
         self._next_id = 0
@@ -132,7 +135,7 @@ class ClockedSource:
 
     async def capture(self) -> CapturedFrame:
         t0, fps = self._t0, self.fps
-        now = time.time()
+        now = self._clock.wall_s()
         frame_id = max(self._next_id, math.floor((now - t0) * fps))  # skip late ids
         captured_at = t0 + frame_id / fps
         if captured_at > now:
@@ -147,13 +150,13 @@ class ClockedSource:
 
 
 class TestPatternSource(ClockedSource):
-    """The stamped test pattern, paced to the wall clock."""
+    """The stamped test pattern, paced to the call's clock."""
 
     __test__ = False
 
-    def __init__(self, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
+    def __init__(self, clock: Clock, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
                  fps: float = DEFAULT_FPS) -> None:
-        super().__init__(pattern(width, height), fps)
+        super().__init__(pattern(width, height), fps, clock)
 
 
 class RawVideoTrack(MediaStreamTrack):

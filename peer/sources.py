@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from peer.camera_source import CameraSource
 from peer.clip_source import clip_name, load_clip
+from peer.clock import Clock
 from peer.file_source import FileSource, SourceError
 from peer.source import ClockedSource, Content, FrameSource, SourceClock, TestPatternSource
 from peer.testpattern import DEFAULT_FPS, TestPattern, pattern
@@ -12,18 +13,19 @@ from peer.testpattern import DEFAULT_FPS, TestPattern, pattern
 TESTPATTERN = TestPattern.kind
 
 
-def open_source(spec: str) -> FrameSource:
-    """Open the named source; SourceError (one line) when it cannot be used."""
+def open_source(spec: str, clock: Clock) -> FrameSource:
+    """Open the named source, stamping capture on `clock` (the call's); SourceError (one line)
+    when it cannot be used."""
     if spec == TESTPATTERN:
-        return TestPatternSource()
+        return TestPatternSource(clock)
     name = clip_name(spec)
     if name is not None:
         clip = load_clip(name)
-        return ClockedSource(clip, clip.fps)
+        return ClockedSource(clip, clip.fps, clock)
     if spec == "camera" or spec.startswith("camera:"):
         device = spec.partition(":")[2] or "0"
-        return CameraSource(int(device) if device.isdigit() else device)
-    return FileSource(spec)
+        return CameraSource(clock, int(device) if device.isdigit() else device)
+    return FileSource(spec, clock)
 
 
 def stamped_content(kind: str, width: int, height: int) -> Content:

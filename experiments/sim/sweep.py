@@ -12,15 +12,15 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.sim.call import QUEUE_PACKETS, SimConfig, simulate, trace_directions
+from experiments.sim.call import QUEUE_PACKETS, trace_directions
 from experiments.sim.controller_params import build_controller, default_config, with_value
 from experiments.sim.output import sim_output
+from experiments.sim.settings import SimSettings, sim_config, timed_simulate
 from netem.trace import Trace
 
 Params = tuple[tuple[str, str], ...]  # (dotted path, value as given) in --set order
@@ -36,6 +36,11 @@ class SimRun:
     delay_ms: float = 30.0
     loss: float = 0.0
     queue_packets: int | None = QUEUE_PACKETS
+
+    def settings(self) -> SimSettings:
+        return SimSettings(controller=self.controller, duration_s=self.duration_s,
+                           delay_ms=self.delay_ms, loss=self.loss,
+                           queue_packets=self.queue_packets, seed=self.seed)
 
     def relpath(self) -> Path:
         label = ",".join(f"{p}={v}" for p, v in self.params) or "default"
@@ -104,12 +109,8 @@ def run_one(run: SimRun, media: Trace, feedback: Trace) -> dict[str, Any]:
     config = default_config(run.controller)
     for path, value in run.params:
         config = with_value(config, path, value)
-    sim_config = SimConfig(media_trace=media, feedback_trace=feedback, controller=run.controller,
-                           duration_s=run.duration_s, delay_ms=run.delay_ms, loss=run.loss,
-                           queue_packets=run.queue_packets, seed=run.seed)
-    started = time.perf_counter()
-    result = simulate(sim_config, build_controller(run.controller, config))
-    elapsed_s = time.perf_counter() - started
+    result, elapsed_s = timed_simulate(sim_config(run.settings(), media, feedback),
+                                       build_controller(run.controller, config))
     return {**sim_output(result, run.trace, elapsed_s), "set": dict(run.params)}
 
 

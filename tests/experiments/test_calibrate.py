@@ -182,3 +182,34 @@ def test_one_real_call_calibrates_end_to_end(tmp_path: Path) -> None:
     assert offset is not None and 0 <= offset < 20_000
     assert all(r["sim"] is not None and r["real_median"] is not None
                for r in calibration["rows"])
+
+
+def test_calibrate_real_leaves_out_chrome_in_one_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _made_up_run(tmp_path / "run")
+    for k in (1, 2):  # chrome calls beside the fixed ones, as `experiments run` leaves them
+        theirs, chrome = run / f"fixed_400k-r{k}", run / f"chrome-r{k}"
+        chrome.mkdir()
+        for name in ("netem.jsonl", "receiver.jsonl"):
+            (chrome / name).write_bytes((theirs / name).read_bytes())
+        (chrome / "spec.json").write_text(json.dumps({"controller": "chrome",
+                                                      "link": {"seed": k}}))
+        result = json.loads((theirs / "result.json").read_text())
+        (chrome / "result.json").write_text(json.dumps({**result, "controller": "chrome"}))
+    assert main(["calibrate", "--real", str(run)]) == 0
+    printed = capsys.readouterr().out
+    calibration = json.loads((run / "calibration.json").read_text())
+    assert {r["controller"] for r in calibration["rows"]} == {"fixed:400k"}
+    notes = [n for n in calibration["notes"] if "chrome" in n]
+    assert notes == ["left out chrome: no model in the simulator (real calls only)"]
+    assert printed.count("chrome") == 1
+    assert not (run / "chrome-r1" / "sim.json").exists()
+    # Named, it is refused in one line; a run of chrome alone says why nothing is left.
+    assert main(["calibrate", "--real", str(run), "--controllers", "chrome"]) == 2
+    assert "simulator cannot run 'chrome'" in capsys.readouterr().err
+    for k in (1, 2):
+        for name in ("result.json", "spec.json"):
+            (run / f"fixed_400k-r{k}" / name).unlink()
+    assert main(["calibrate", "--real", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no model of chrome" in err

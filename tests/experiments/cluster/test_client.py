@@ -42,8 +42,8 @@ def test_a_sweep_on_the_cluster_equals_the_same_runs_made_locally(
         # ... and run_one is `experiments sim`'s call: the same summary from simulate itself.
         plain = simulate(SimConfig(media, feedback, run.controller, 8.0, loss=0.02,
                                    seed=run.seed), make_controller(run.controller))
-        assert remote["frames_shown"] == plain.summary["frames_shown"]
-        assert remote["delay_ms_p95"] == round(plain.summary["delay_ms_p95"], 3)  # type: ignore[arg-type]
+        assert remote["frames_shown"] == plain.summary.frames_shown
+        assert remote["delay_ms_p95"] == round(plain.summary.delay_ms_p95, 3)  # type: ignore[arg-type]
     seeds = {json.dumps(_without_wall(json.loads((tmp_path / r.relpath()).read_text())))
              for r in runs}
     assert len(seeds) == 4  # the loss draws differ by seed: the seeds did reach the runs

@@ -62,23 +62,25 @@ def test_under_capacity_every_frame_shown_near_oracle() -> None:
     ctrl = StandIn(400_000)
     result = simulate(_config(1_000_000), ctrl)
     s = result.summary
-    assert s["frames_sent"] == 300
-    assert s["frames_shown"] == 300
-    assert s["keyframes"] == 1
-    assert s["stall_ms_total"] == 0.0
-    assert s["capacity_kbps"] == pytest.approx(1_000, rel=0.01)
+    assert s.frames_sent == 300
+    assert s.frames_shown == 300
+    assert s.keyframes == 1
+    assert s.stall_ms_total == 0.0
+    assert s.capacity_kbps == pytest.approx(1_000, rel=0.01)
+    assert s.goodput_kbps is not None and s.delay_ms_p50 is not None
+    assert s.delay_ms_p95 is not None and s.oracle_delay_ms_p95 is not None
     # ~400 kbit/s of payload were shown (the keyframe's extra included).
-    assert 380 < s["goodput_kbps"] < 480
+    assert 380 < s.goodput_kbps < 480
     # Pacing at 1 Mbit/s on a 1 Mbit/s link adds little: within 40 ms of the oracle at p95.
-    assert s["delay_ms_p95"] <= s["oracle_delay_ms_p95"] + 40
+    assert s.delay_ms_p95 <= s.oracle_delay_ms_p95 + 40
     # 30 ms propagation + encode 5 + decode 3 + serialisation: at least 38 ms, under 100.
-    assert 38 <= s["delay_ms_p50"] < 100
+    assert 38 <= s.delay_ms_p50 < 100
     assert all(
         f.shown_ms is None or f.shown_ms - f.captured_ms >= f.oracle_delay_ms - 1e-6
         for f in result.frames
         if f.oracle_delay_ms is not None
     )
-    assert s["ssim_db_mean"] is not None and 8 < s["ssim_db_mean"] < 16
+    assert s.ssim_db_mean is not None and 8 < s.ssim_db_mean < 16
 
 
 def test_feedback_crosses_the_wire_for_every_packet() -> None:
@@ -107,10 +109,12 @@ def test_overload_queues_drops_and_recovers_with_keyframes() -> None:
     s = result.summary
     assert result.packets_lost > 0
     assert result.plis > 0
-    assert s["keyframes"] > 1
-    assert s["frames_shown"] < s["frames_sent"]
+    assert s.keyframes is not None and s.keyframes > 1
+    assert s.frames_shown is not None and s.frames_sent is not None
+    assert s.frames_shown < s.frames_sent
+    assert s.delay_ms_p95 is not None and s.oracle_delay_ms_p95 is not None
     assert any(r.lost for r in ctrl.results)
-    assert s["delay_ms_p95"] > s["oracle_delay_ms_p95"] + 100
+    assert s.delay_ms_p95 > s.oracle_delay_ms_p95 + 100
     # Lost packets are NACKed, but behind a 480 ms queue every NACK comes later than the 300 ms
     # a resend is worth sending (ratecontrol.retransmit_policy): refused, counted, no storm.
     assert result.retransmissions <= result.packets_lost
@@ -124,8 +128,10 @@ def test_random_loss_without_nack_breaks_chain_until_keyframe() -> None:
     assert [r for r in ctrl.results if r.lost]
     assert result.retransmissions == 0
     assert result.plis >= 1
-    assert result.summary["keyframes"] >= 2
-    assert result.summary["frames_shown"] < result.summary["frames_sent"]
+    s = result.summary
+    assert s.keyframes is not None and s.keyframes >= 2
+    assert s.frames_shown is not None and s.frames_sent is not None
+    assert s.frames_shown < s.frames_sent
 
 
 def test_random_loss_with_nack_is_repaired_a_round_trip_later() -> None:
@@ -133,14 +139,14 @@ def test_random_loss_with_nack_is_repaired_a_round_trip_later() -> None:
     result = simulate(_config(2_000_000, duration_s=6.0, loss=0.02, seed=1), ctrl)
     assert result.packets_lost > 0
     assert result.retransmissions >= result.packets_lost
-    assert result.plis == 0 and result.summary["keyframes"] == 1
+    assert result.plis == 0 and result.summary.keyframes == 1
     s = result.summary
-    assert s["frames_shown"] == s["frames_sent"] == 180
+    assert s.frames_shown == s.frames_sent == 180
     # A repaired frame waited for NACK + retransmission: 2 x 30 ms more than its oracle.
     late = [f for f in result.frames if f.delay_ms is not None and f.oracle_delay_ms is not None
             and f.delay_ms - f.oracle_delay_ms > 60]
     assert late
-    assert s["delay_ms_p50"] is not None and s["delay_ms_p50"] < 80
+    assert s.delay_ms_p50 is not None and s.delay_ms_p50 < 80
 
 
 def test_delay_change_mid_call() -> None:
@@ -169,7 +175,7 @@ def test_outage_stalls_then_recovers() -> None:
     config = SimConfig(media_trace=trace, feedback_trace=trace, duration_s=10.0)
     result = simulate(config, StandIn(300_000))
     s = result.summary
-    assert s["stall_ms_total"] >= 2_500
+    assert s.stall_ms_total is not None and s.stall_ms_total >= 2_500
     assert any(f.shown_ms is not None and f.captured_ms > 8_000 for f in result.frames)
 
 
@@ -206,7 +212,8 @@ def test_aiortc_model_gets_remb_and_rebuilds_keyframes() -> None:
     result = simulate(_config(800_000, duration_s=15.0), ctrl)
     targets = {round(s.target_bps) for s in result.samples}
     assert len(targets) > 1  # REMB moved the target
-    assert result.summary["keyframes"] > 1  # each >10 % move rebuilds the encoder
+    keyframes = result.summary.keyframes
+    assert keyframes is not None and keyframes > 1  # each >10 % move rebuilds the encoder
     assert result.feedback_packets > 0
 
 
@@ -216,7 +223,8 @@ def test_named_controllers_run() -> None:
         config = SimConfig(media_trace=trace, feedback_trace=trace, controller=name, duration_s=5)
         result = simulate(config)
         assert result.controller.startswith(name.split(":")[0])
-        assert result.summary["frames_shown"] > 0
+        shown = result.summary.frames_shown
+        assert shown is not None and shown > 0
 
 
 def test_trace_offset_moves_the_call_onto_a_later_window_of_the_trace() -> None:
