@@ -9,8 +9,25 @@ from experiments.chrome_sender import CHROMIUM
 from experiments.link_spec import LinkSpec
 from experiments.run import CallSpec, run_call
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.is_file(), reason="chromium is not installed")]
+no_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason="chromium is not installed")
+
+
+def test_the_receiver_flag_reaches_every_call(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from experiments.__main__ import build_parser
+    from experiments.sweep import parse_plan
+
+    args = build_parser().parse_args(["run", "--trace", "const-2mbps", "--controllers",
+                                      "ours,chrome", "--receiver", "chrome", "--out",
+                                      str(tmp_path)])
+    assert {spec.receiver for _, spec, _ in parse_plan(args).calls()} == {"chrome"}
+    default = build_parser().parse_args(["run", "--trace", "const-2mbps", "--out", "x"])
+    assert parse_plan(default).receiver == "python"
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["run", "--trace", "const-2mbps", "--out", "x",
+                                   "--receiver", "firefox"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'firefox'" in capsys.readouterr().err
 
 
 def check_page_receiver(result: dict, folder: Path) -> dict:
@@ -31,6 +48,9 @@ def check_page_receiver(result: dict, folder: Path) -> dict:
     return summary
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+@no_chromium
 def test_chromium_receives_our_sender_through_netem(tmp_path: Path) -> None:
     folder = tmp_path / "ours"
     result = run_call(CallSpec("ours", LinkSpec("const-2mbps"), 10.0, "ours",
@@ -41,6 +61,9 @@ def test_chromium_receives_our_sender_through_netem(tmp_path: Path) -> None:
     assert summary["frames_shown"] <= summary["frames_sent"] <= 330
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+@no_chromium
 def test_chromium_calls_chromium_through_netem(tmp_path: Path) -> None:
     folder = tmp_path / "chrome"
     result = run_call(CallSpec("chrome", LinkSpec("const-2mbps"), 10.0, "chrome",
