@@ -54,6 +54,7 @@ class CallSpec:
     receiver_args: tuple[str, ...] = ()  # extra peer flags for the receiver, e.g. --no-nack
     source: str = "testpattern"  # what the sender plays: testpattern or clip:NAME
     playout_delay: bool = True  # a Python sender asks for playout delay 0 (peer's default)
+    receiver: str = "python"  # python: our peer; chrome: the demo page (chrome_receiver)
 
 
 def start_netem(link: LinkSpec, folder: Path) -> Service:
@@ -88,7 +89,7 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
     (folder / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
     room = f"x-{uuid.uuid4().hex[:10]}"
     remote_source_args: list[str] = []
-    if spec.controller == "chrome":  # our receiver must know what Chromium's file holds
+    if spec.controller == "chrome" and spec.receiver == "python":  # what Chromium's file holds
         from experiments.chrome_sender import receiver_flags
         from peer.file_source import SourceError
 
@@ -101,6 +102,10 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
     except ServiceError as exc:
         return _result(folder, spec, "failed", f"netem: {exc}")
     signaling = start_signaling()
+    if spec.receiver == "chrome":
+        with running(netem, signaling):
+            status, reason = _run_chrome_receiver(spec, folder, signaling, netem, room)
+        return _finish(folder, spec, status, reason)
     receiver_args = ["--direction", "recvonly", "--duration", str(spec.duration_s + SETUP_SLACK_S),
                      "--metrics", str(folder / "receiver.jsonl"), *spec.receiver_args]
     receiver_args += remote_source_args
@@ -118,6 +123,24 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
                 receiver.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 stop_process(receiver.process)
+    return _finish(folder, spec, status, reason)
+
+
+def _run_chrome_receiver(spec: CallSpec, folder: Path, signaling: Service, netem: Service,
+                         room: str) -> tuple[str, str]:
+    from experiments.chrome_receiver import run_chrome_receiver
+
+    def send() -> tuple[str, str]:
+        return _run_sender(spec, folder, signaling, netem, room)
+
+    return run_chrome_receiver(folder, signaling, netem, room, duration_s=spec.duration_s,
+                               receiver_user=RECEIVER_USER, sender_user=SENDER_USER,
+                               source=spec.source,
+                               send=None if spec.controller == "chrome" else send)
+
+
+def _finish(folder: Path, spec: CallSpec, status: str, reason: str) -> dict[str, Any]:
+    """The call's result from its receiver.jsonl, completed from netem's log."""
     if status != "ok":
         return _result(folder, spec, status, reason)
     summary = read_summary(folder / "receiver.jsonl")
@@ -172,7 +195,8 @@ def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service
 def _result(folder: Path, spec: CallSpec, status: str, reason: str,
             summary: dict[str, Any] | None = None) -> dict[str, Any]:
     media = {k: (summary or {}).get(k) for k in ("media_trace", "media_capacity_kbps")}
-    result = {"controller": spec.controller, "label": spec.label, "status": status,
+    result = {"controller": spec.controller, "receiver": spec.receiver,
+              "label": spec.label, "status": status,
               "reason": reason, **media, "summary": summary, "finished_at": time.time()}
     (folder / "result.json").write_text(json.dumps(result, indent=1))
     return result

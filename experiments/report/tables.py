@@ -42,6 +42,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("frames_shown", "frames shown", 0),
     Column("stall_ms_total", "stalls (ms)", 0),
     Column("keyframes", "keyframes", 0),
+    Column("jitter_buffer_ms_per_frame", "Chromium jitter buffer (ms/frame)", 1),
 )
 
 
@@ -58,7 +59,7 @@ def fmt(number: float | None, digits: int = 0) -> str:
 
 
 TEXT_HEADER = ("signal p50", "signal p95", "floor", "frame p95", "SSIM dB", "freezes",
-               "frozen ms", "fps", "goodput/cap kbit/s")
+               "frozen ms", "fps", "goodput/cap kbit/s", "jbuf ms")
 
 
 def text_cells(entry: Entry) -> list[str]:
@@ -74,6 +75,7 @@ def text_cells(entry: Entry) -> list[str]:
         fmt(value(s, "freeze_ms_total")),
         fmt(value(s, "fps_shown"), 1),
         "-" if rate == "-/-" else rate,
+        fmt(value(s, "jitter_buffer_ms_per_frame"), 1),
     ]
 
 

@@ -12,6 +12,8 @@
 //   stats_ms=N      statistics interval (default 1000 ms)
 //   frames=1        record per-frame callbacks of #local and #remote in window.frameLog
 //   audio=1         send the microphone too (default: video only)
+//   camera=0        open no camera: receive only
+//   stamps=1, ssim_every=N   keep the remote frames' stamps and ages (see frame_age.js)
 //
 // Role rule (same as the Python peer): the first member in a room waits; a member whose
 // "joined" lists peers makes the offer. ICE candidates are trickled as "candidate" messages
@@ -33,6 +35,7 @@
     statsMs: Math.max(100, parseInt(params.get("stats_ms") || "1000", 10) || 1000),
     frames: params.get("frames") === "1",
     audio: params.get("audio") === "1",
+    camera: params.get("camera") !== "0",
   };
   const MAX_SAMPLES = 3600;
   const MAX_FRAME_RECORDS = 100000;
@@ -48,6 +51,10 @@
     framesDecoded: 0, framesSent: 0, framesPerSecond: 0, width: 0, height: 0,
     bitrateInKbps: 0, bitrateOutKbps: 0, rttMs: null, packetsLost: 0,
     lastError: null, events: [],
+    // The other side's announced source clock (a Python peer's "source"), for frame ages;
+    // when the call connected and ended, on the wall clock of performance.timeOrigin (ms);
+    // the frames the other side said it sent (its bye).
+    remoteSource: null, connectedAtWall: null, endedAtWall: null, remoteFramesSent: null,
   };
   window.callState = state;
   window.callStats = [];
@@ -99,7 +106,7 @@
   }
 
   async function openCamera() {
-    if (localStream) return;
+    if (localStream || !settings.camera) return;
     try {
       localStream = await navigator.mediaDevices.getUserMedia({ video: true, audio: settings.audio });
       localVideo.srcObject = localStream;
@@ -154,7 +161,10 @@
       if (mine !== pc) return;
       state.connectionState = pc.connectionState;
       note({ connection: state.connectionState });
-      if (pc.connectionState === "connected") setPhase("connected", `connected to ${peerId}`);
+      if (pc.connectionState === "connected") {
+        state.connectedAtWall = performance.timeOrigin + performance.now();
+        setPhase("connected", `connected to ${peerId}`);
+      }
       if (pc.connectionState === "failed") setPhase("error", "the call failed (ICE); try again");
     };
     return pc;
@@ -201,6 +211,7 @@
     state.role = "answerer";
     setPhase("calling", `answering ${message.from}…`);
     const conn = createPeerConnection(message.from);
+    state.remoteSource = message.source ?? null;
     await conn.setRemoteDescription({ type: "offer", sdp: message.sdp });
     await flushCandidates();
     const answer = await conn.createAnswer();
@@ -224,6 +235,7 @@
         break;
       case "answer":
         if (pc && message.from === state.peer) {
+          state.remoteSource = message.source ?? null;
           await pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
           await flushCandidates();
         }
@@ -237,6 +249,9 @@
       case "peer-left": {
         const who = message.type === "bye" ? message.from : message.id;
         if (who === state.peer) {
+          state.endedAtWall = performance.timeOrigin + performance.now();
+          if (message.type === "bye") state.remoteFramesSent = message.frames_sent ?? null;
+          try { await sampleStats(); } catch (err) { note({ statsError: String(err) }); }  // the call's last figures
           closePeerConnection();
           setPhase("waiting", `${who} left; waiting in room ${state.room}`);
         }
@@ -336,6 +351,13 @@
         s.jitterMs = (r.jitter || 0) * 1000;
         s.jitterBufferDelayMs = r.jitterBufferEmittedCount
           ? (1000 * r.jitterBufferDelay) / r.jitterBufferEmittedCount : null;
+        // cumulative, as getStats gives them (s), for the harness's per-call figure
+        s.jitterBufferDelay = r.jitterBufferDelay ?? null;
+        s.jitterBufferTargetDelay = r.jitterBufferTargetDelay ?? null;
+        s.jitterBufferMinimumDelay = r.jitterBufferMinimumDelay ?? null;
+        s.jitterBufferEmittedCount = r.jitterBufferEmittedCount ?? null;
+        s.framesReceived = r.framesReceived ?? null;
+        s.freezeCount = r.freezeCount ?? null;
       } else if (r.type === "outbound-rtp" && r.kind === "video") {
         s.bytesOut += r.bytesSent || 0;
         s.framesSent = r.framesSent || 0;

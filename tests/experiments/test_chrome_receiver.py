@@ -1,0 +1,73 @@
+"""`--receiver chrome`: the demo page in headless Chromium receives through netem and measures."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments.chrome_sender import CHROMIUM
+from experiments.link_spec import LinkSpec
+from experiments.run import CallSpec, run_call
+
+no_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason="chromium is not installed")
+
+
+def test_the_receiver_flag_reaches_every_call(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from experiments.__main__ import build_parser
+    from experiments.sweep import parse_plan
+
+    args = build_parser().parse_args(["run", "--trace", "const-2mbps", "--controllers",
+                                      "ours,chrome", "--receiver", "chrome", "--out",
+                                      str(tmp_path)])
+    assert {spec.receiver for _, spec, _ in parse_plan(args).calls()} == {"chrome"}
+    default = build_parser().parse_args(["run", "--trace", "const-2mbps", "--out", "x"])
+    assert parse_plan(default).receiver == "python"
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["run", "--trace", "const-2mbps", "--out", "x",
+                                   "--receiver", "firefox"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'firefox'" in capsys.readouterr().err
+
+
+def check_page_receiver(result: dict, folder: Path) -> dict:
+    assert result["status"] == "ok", result["reason"]
+    assert result["receiver"] == "chrome"
+    summary = result["summary"]
+    assert summary["receiver"] == "chrome"
+    assert summary["frames_shown"] > 150
+    assert 20 < summary["signal_delay_ms_p50"] < 1000
+    assert summary["signal_floor_ms_p95"] is not None  # netem's log tied to the page's window
+    assert summary["media_trace"] == "const-2mbps"
+    assert summary["ssim_sampled"] >= 4 and summary["ssim_db_mean"] > 8
+    assert 0 < summary["jitter_buffer_ms_per_frame"] < 1000
+    assert abs(summary["page_clock_offset_ms"]) < 100 and summary["page_clock_error_ms"] < 100
+    lines = [json.loads(line) for line in (folder / "receiver.jsonl").read_text().splitlines()]
+    assert lines[-1]["type"] == "summary"
+    assert sum(1 for line in lines if line.get("type") == "shown") == summary["frames_shown"]
+    return summary
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@no_chromium
+def test_chromium_receives_our_sender_through_netem(tmp_path: Path) -> None:
+    folder = tmp_path / "ours"
+    result = run_call(CallSpec("ours", LinkSpec("const-2mbps"), 10.0, "ours",
+                               receiver="chrome"), folder)
+    summary = check_page_receiver(result, folder)
+    assert summary["capture_clock"] == "our sender's announced source clock"
+    # our sender's bye said how many it sent (it skips frames on a loaded machine)
+    assert summary["frames_shown"] <= summary["frames_sent"] <= 330
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@no_chromium
+def test_chromium_calls_chromium_through_netem(tmp_path: Path) -> None:
+    folder = tmp_path / "chrome"
+    result = run_call(CallSpec("chrome", LinkSpec("const-2mbps"), 10.0, "chrome",
+                               receiver="chrome"), folder)
+    summary = check_page_receiver(result, folder)
+    assert summary["capture_clock"].startswith("the sending page's preview")
+    assert not (folder / "receiver.log").exists()  # no Python peer took part
