@@ -162,7 +162,9 @@
       state.connectionState = pc.connectionState;
       note({ connection: state.connectionState });
       if (pc.connectionState === "connected") {
-        state.connectedAtWall = performance.timeOrigin + performance.now();
+        // The first time only: the page's call began then, even if it comes back after an
+        // outage (disconnected, connected again; a new offer after our peer's restart).
+        state.connectedAtWall ??= performance.timeOrigin + performance.now();
         setPhase("connected", `connected to ${peerId}`);
       }
       if (pc.connectionState === "failed") setPhase("error", "the call failed (ICE); try again");
