@@ -6,8 +6,12 @@ refused, counted by reason, and never reaches the controller. The rules:
 
 * Acknowledgements of packets never sent (`UNSENT_ACK`): a transport-cc seq that maps ahead of
   the highest seq stamped so far (16-bit seqs are compared within half the space), or before
-  the first one. A feedback that names one is refused whole: its arrival deltas are chained,
-  so one false entry makes every later one suspect.
+  the first one. Its arrival deltas are chained forward from the reference time, so one false
+  entry makes every *later* one suspect but not the earlier ones: `sent_part` keeps the entries
+  of packets sent, up to the last of them received, and the rest is refused (counted). A
+  receiver that was handed one forged seq ahead of ours ends every window on it (the arrival
+  was real to it) until our seqs pass it; refusing those feedbacks whole left us deaf, at a
+  frame a second, for as long (tools.hostile). A base before our first seq: refused whole.
 * Losses no arrival vouches for (`LOSS_UNVOUCHED`): a feedback whose last packet is reported
   lost. A receiver learns of a loss only from a later packet it received, and libwebrtc's
   receivers and our TwccRecorder end every feedback on a received packet; without this rule a
@@ -42,6 +46,7 @@ sent); the guard keeps only its own evidence (the clock-offset interval, the lat
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -111,6 +116,24 @@ class FeedbackGuard:
         self._evidence: deque[_Evidence] = deque()  # accepted feedback, oldest first
 
     # -- transport-cc ----------------------------------------------------------------------
+    @staticmethod
+    def sent_part(feedback: TransportFeedback,
+                  highest_sent: int | None) -> TransportFeedback | None:
+        """`feedback` cut after its last received entry of a packet we sent (itself when
+        it names no unsent packet; None when no part of it can be true)."""
+        count = len(feedback.deltas_ticks)
+        if count == 0 or not FeedbackGuard._names_unsent(feedback, highest_sent):
+            return feedback
+        if highest_sent is None or count > HALF_SEQ_SPACE:
+            return None
+        behind = (highest_sent - feedback.base_seq) % SEQ_MODULO  # base .. top, top included
+        if seq_ahead(feedback.base_seq, highest_sent % SEQ_MODULO) or behind > highest_sent:
+            return None  # all of it ahead, or a base before our first seq
+        kept = list(feedback.deltas_ticks[:behind + 1])
+        while kept and kept[-1] is None:  # a loss only a later arrival vouches for
+            kept.pop()
+        return dataclasses.replace(feedback, deltas_ticks=tuple(kept)) if kept else None
+
     def check_transport_cc(self, feedback: TransportFeedback, highest_sent: int | None,
                            results: list[PacketResult], now_ms: float) -> Refusal | None:
         """`results`: what the feedback adapter would make of it (not yet applied)."""

@@ -207,9 +207,14 @@ class SenderTransport(Generic[T]):
 
     def _on_transport_cc(self, event: TransportCc, now_ms: float) -> None:
         assert self.controller is not None
-        resolved = self.adapter.resolve(event.feedback, now_ms)
+        feedback = self.guard.sent_part(event.feedback, self.adapter.highest_sent)
+        if feedback is not event.feedback:
+            self._refuse(Refusal.UNSENT_ACK)  # all of it, or the part naming unsent packets
+        if feedback is None:
+            return
+        resolved = self.adapter.resolve(feedback, now_ms)
         if self._refuse(self.guard.check_transport_cc(
-                event.feedback, self.adapter.highest_sent, resolved.results, now_ms)):
+                feedback, self.adapter.highest_sent, resolved.results, now_ms)):
             return
         results = self.adapter.commit(resolved, now_ms)
         if results:

@@ -182,16 +182,32 @@ def _refused(transport: SenderTransport[str], listener: Listener, reason: str) -
     assert stats.feedback_refused == 1
 
 
-def test_ack_of_a_packet_never_sent_is_refused() -> None:
+def test_ack_of_a_packet_never_sent_is_refused_and_the_sent_part_kept() -> None:
     transport, listener = _sent()
     ahead = TransportFeedback(1, 2, base_seq=8, reference_time_64ms=3, feedback_count=0,
                               deltas_ticks=(4, 4, 4))  # seqs 8, 9 and the unsent 10
     transport.receive_feedback(TransportCc(ahead), 300.0)
-    _refused(transport, listener, "unsent_ack")
-    assert listener.results == []
+    assert transport.stats.refused_unsent_ack == 1
+    # Deltas chain forward: what it says of 8 and 9 does not rest on the false 10.
+    assert [r.transport_seq for r in listener.results] == [8, 9]
     fresh, silent = _sent(count=0)
     fresh.receive_feedback(TransportCc(ahead), 300.0)  # nothing sent at all
     assert fresh.stats.refused_unsent_ack == 1 and silent.results == []
+
+
+def test_a_window_ending_on_a_forged_seq_still_tells_the_real_arrivals() -> None:
+    # A receiver handed one forged seq ahead of ours ends its windows on it; the packets
+    # between our highest and it are "not received" and vouch for nothing.
+    transport, listener = _sent()
+    forged_end = TransportFeedback(1, 2, base_seq=8, reference_time_64ms=3, feedback_count=0,
+                                   deltas_ticks=(4, 4, None, None, None, None, 4))
+    transport.receive_feedback(TransportCc(forged_end), 300.0)
+    assert [r.transport_seq for r in listener.results] == [8, 9]
+    assert transport.stats.refused_unsent_ack == 1
+    before_first = TransportFeedback(1, 2, base_seq=65_530, reference_time_64ms=3,
+                                     feedback_count=1, deltas_ticks=(4,) * 8)
+    transport.receive_feedback(TransportCc(before_first), 310.0)
+    assert transport.stats.refused_unsent_ack == 2 and len(listener.results) == 2
 
 
 def test_a_loss_no_later_arrival_vouches_for_is_refused() -> None:
