@@ -47,7 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host-candidates", type=HostCandidates,
                         choices=list(HostCandidates), default=HostCandidates.AUTO,
                         help="local addresses offered to ICE (default %(default)s)")
-    parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="S")
+    parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="S",
+                        help="seconds to wait for the other side to join and connect "
+                             "(default %(default)s)")
     parser.add_argument("--remote-pattern-loop", type=int, metavar="N",
                         help="the other side sends the exported test pattern looping every N "
                         "frames without saying so (a browser): measure quality against it")
