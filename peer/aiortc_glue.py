@@ -332,17 +332,19 @@ MAX_REMOTE_SSRCS = 4  # media and RTX, and room for one restart of each
 
 def _negotiate_transport_cc() -> None:
     """Offer and accept the transport-wide sequence number extension and transport-cc
-    feedback for video. aiortc parses the extension but leaves it out of its SDP; its offers
-    and answers are built from the module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS,
-    the same for every connection of the process (idempotent)."""
-    extensions = aiortc.codecs.HEADER_EXTENSIONS["video"]
-    if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
-        extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_EXTENSION_ID,
-                                                          TRANSPORT_CC_URI))
-    for codec in aiortc.codecs.CODECS["video"]:
-        if codec.mimeType != "video/rtx" and not any(
-                f.type == "transport-cc" for f in codec.rtcpFeedback):
-            codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
+    feedback for video and audio (one counter for both: they share the path). aiortc parses
+    the extension but leaves it out of its SDP; its offers and answers are built from the
+    module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS, the same for every connection
+    of the process (idempotent)."""
+    for kind in ("video", "audio"):
+        extensions = aiortc.codecs.HEADER_EXTENSIONS[kind]
+        if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
+            extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_EXTENSION_ID,
+                                                              TRANSPORT_CC_URI))
+        for codec in aiortc.codecs.CODECS[kind]:
+            if codec.mimeType != "video/rtx" and not any(
+                    f.type == "transport-cc" for f in codec.rtcpFeedback):
+                codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
 
 
 def wire_size(rtp_bytes: int) -> int:
@@ -455,6 +457,60 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
     sender._handle_rtcp_packet = handle_sender_rtcp  # type: ignore[method-assign]
     return TransportAccess(transport, original_send)
+
+
+def hook_audio_receiver(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
+                        guard: ReceiveGuardStats, now_ms: Callable[[], float]) -> None:
+    """Report the audio receiver's incoming RTP (its transport seq no) to `hooks`, as
+    hook_transport does for video: audio shares the transport-wide numbers, and a number
+    missing from our feedback would read as a lost packet. The audio transceiver must share
+    the video one's transport (bundlePolicy max-bundle), whose sending hook_transport already
+    routes. SSRCs are bounded as there. Relies on RTCRtpReceiver._handle_rtp_packet."""
+    receiver = transceiver.receiver
+    original_rtp_in = receiver._handle_rtp_packet
+    remote_ssrcs: set[int] = set()
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if packet.ssrc not in remote_ssrcs:
+            if len(remote_ssrcs) >= MAX_REMOTE_SSRCS:
+                guard.unknown_ssrc += 1
+                return
+            remote_ssrcs.add(packet.ssrc)
+        hooks.on_incoming_rtp(packet.extensions.transport_sequence_number, packet.ssrc,
+                              now_ms())
+        await original_rtp_in(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+
+class _AudioAtOnce:
+    """In place of aiortc's audio jitter buffer (JitterBuffer(capacity=16, prefetch=4)), which
+    holds every packet until four more have come (80 ms) and a lost one until 16 have (320 ms).
+    An Opus packet is a whole frame: decode it the moment it comes, unless it is older than
+    one already decoded (late: its moment has passed). Same interface: add(packet) ->
+    (pli, frame)."""
+
+    def __init__(self) -> None:
+        self._newest: int | None = None  # sequence number of the newest packet passed on
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        seq = packet.sequence_number
+        if (self._newest is not None and (seq - self._newest) % 0x10000 >= 0x8000) or (
+                seq == self._newest):
+            return False, None
+        self._newest = seq
+        return False, JitterFrame(getattr(packet, "_data", packet.payload), packet.timestamp)
+
+
+def play_audio_at_once(receiver: RTCRtpReceiver) -> None:
+    """Give an audio receiver no playout buffer (see _AudioAtOnce). Relies on the private
+    attribute RTCRtpReceiver.__init__ sets, and on the depayloaded `_data` it puts on each
+    packet before adding it."""
+    attribute = "_RTCRtpReceiver__jitter_buffer"
+    if getattr(receiver, "_RTCRtpReceiver__kind", None) != "audio" or not hasattr(
+            receiver, attribute):
+        raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
+    setattr(receiver, attribute, _AudioAtOnce())
 
 
 def take_keyframe_request(sender: RTCRtpSender) -> bool:
