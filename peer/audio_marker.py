@@ -8,9 +8,9 @@ marker n unambiguously for delays up to 4 s.
 
 The detector is sans-I/O: it is fed decoded samples with the time their first sample is heard
 and reports each marker's code and the time its first sample was heard. It measures the power
-at the tone and at the four marker frequencies (Goertzel) in `WINDOW_MS` windows every
-`HOP_MS`; a marker starts at the first window where one marker frequency holds most of the
-power, at least `MARKER_GAP_S` after the previous one.
+at the four marker frequencies (Goertzel) in `WINDOW_MS` windows every `HOP_MS`; a marker
+starts at the first window where one marker frequency holds most of the window's energy, at
+least `MARKER_GAP_S` after the previous one (speech or noise spreads its energy: no marker).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ MARKER_PERIOD_S = 1.0
 TONE_AMPLITUDE = 0.3  # of full scale: room for Opus's overshoot
 WINDOW_MS = 5.0
 HOP_MS = 1.0
-MARKER_POWER_SHARE = 0.6  # the marker frequency's share of the power measured
+MARKER_POWER_SHARE = 0.5  # the marker frequency's share of the window's energy
+HANN_SINE_SHARE = 3.0  # |X|^2 / (N * energy) of a pure sine under a Hann window is 1/3
 MIN_POWER = 1e-4  # mean square (full scale 1): below this the window is silence
 MARKER_GAP_S = 0.5  # a new marker at least this long after the last one
 
@@ -72,10 +73,10 @@ class MarkerDetector:
         self._window = max(8, round(WINDOW_MS / 1000.0 * sample_rate))
         self._hop = max(1, round(HOP_MS / 1000.0 * sample_rate))
         t = np.arange(self._window) / sample_rate
-        freqs = (TONE_HZ, *MARKER_HZ)
         # Correlating with a windowed complex exponential: Goertzel's power at each frequency.
         taper = np.hanning(self._window)
-        self._basis = np.stack([taper * np.exp(-2j * math.pi * f * t) for f in freqs])
+        self._taper = taper
+        self._basis = np.stack([taper * np.exp(-2j * math.pi * f * t) for f in MARKER_HZ])
         self._buffer = np.zeros(0, dtype=np.float64)
         self._buffer_at = 0.0  # time of the buffer's first sample
         self._last_marker_at: float | None = None
@@ -93,10 +94,13 @@ class MarkerDetector:
             return heard
         starts = np.arange(count) * self._hop
         frames = np.lib.stride_tricks.sliding_window_view(self._buffer, self._window)[starts]
-        power = np.abs(frames @ self._basis.T) ** 2  # (windows, 1 + markers)
+        power = np.abs(frames @ self._basis.T) ** 2  # (windows, markers)
         mean_square = np.mean(frames**2, axis=1)
-        best = np.argmax(power[:, 1:], axis=1)
-        share = power[np.arange(count), 1 + best] / np.maximum(power.sum(axis=1), 1e-30)
+        best = np.argmax(power, axis=1)
+        # The marker frequency's share of the window's energy: 1 for a pure sine at it
+        # (a Hann window's sum is N/2 and its sum of squares 3N/8), near 0 for noise.
+        energy = self._window * np.sum((frames * self._taper) ** 2, axis=1)
+        share = HANN_SINE_SHARE * power[np.arange(count), best] / np.maximum(energy, 1e-30)
         present = (share >= MARKER_POWER_SHARE) & (mean_square >= MIN_POWER)
         for i in np.flatnonzero(present):
             at = self._buffer_at + starts[i] / self.sample_rate
