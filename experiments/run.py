@@ -53,6 +53,7 @@ class CallSpec:
     label: str
     receiver_args: tuple[str, ...] = ()  # extra peer flags for the receiver, e.g. --no-nack
     source: str = "testpattern"  # what the sender plays: testpattern or clip:NAME
+    audio: str = "none"  # what each Python peer sends as sound (peer --audio): none or tone
 
 
 def start_netem(link: LinkSpec, folder: Path) -> Service:
@@ -101,7 +102,8 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
         return _result(folder, spec, "failed", f"netem: {exc}")
     signaling = start_signaling()
     receiver_args = ["--direction", "recvonly", "--duration", str(spec.duration_s + SETUP_SLACK_S),
-                     "--metrics", str(folder / "receiver.jsonl"), *spec.receiver_args]
+                     "--metrics", str(folder / "receiver.jsonl"), "--audio", spec.audio,
+                     *spec.receiver_args]
     receiver_args += remote_source_args
     with running(netem, signaling):
         receiver = start_service(
@@ -147,7 +149,7 @@ def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service
                                  spec.source)
     command = python_command("peer", *peer_args(signaling, netem, room, SENDER_USER),
                              "--direction", "sendonly", "--controller", spec.controller,
-                             "--source", spec.source,
+                             "--source", spec.source, "--audio", spec.audio,
                              "--duration", str(spec.duration_s),
                              "--metrics", str(folder / "sender.jsonl"))
     with open(folder / "sender.log", "w", encoding="utf-8") as log:

