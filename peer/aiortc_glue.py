@@ -27,14 +27,17 @@ import aioice.ice
 import aiortc.clock
 import aiortc.codecs
 import aiortc.rtcrtpreceiver
+import aiortc.sdp
 import pylibsrtp
 from aiortc import (
     MediaStreamTrack,
     RTCDtlsTransport,
     RTCIceServer,
+    RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
+    RTCSessionDescription,
 )
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpHeaderExtensionParameters
@@ -511,6 +514,42 @@ def play_audio_at_once(receiver: RTCRtpReceiver) -> None:
             receiver, attribute):
         raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
     setattr(receiver, attribute, _AudioAtOnce())
+
+
+async def set_remote_description(pc: RTCPeerConnection,
+                                 description: RTCSessionDescription) -> None:
+    """pc.setRemoteDescription for a connection whose transceivers share one transport from
+    the start (bundlePolicy max-bundle). aiortc takes the first m-line of the remote BUNDLE
+    group as the transport's owner and, when a browser offers its audio first: moves our video
+    transceiver onto "the owner's" transport (the same one) and stops the transport it leaves
+    (the same one: the call never connects); and ignores the browser's candidates, which are
+    for the owner's mid, if our transceiver there is flagged bundled. So no transceiver is
+    flagged movable while aiortc looks, and afterwards the group's first is the owner.
+    A transceiver the offer has no m-line for (our audio, to a page sending video only) is
+    made inactive: aiortc's setLocalDescription(answer) fails on it otherwise. Relies on
+    RTCRtpTransceiver._bundled (read in setRemoteDescription and addIceCandidate) and
+    _offerDirection (read in setLocalDescription)."""
+    transceivers = pc.getTransceivers()
+    shared = len({t.receiver.transport for t in transceivers}) == 1
+    if shared:
+        for transceiver in transceivers:
+            transceiver._bundled = True
+    await pc.setRemoteDescription(description)
+    transceivers = pc.getTransceivers()
+    if description.type == "offer":
+        for transceiver in transceivers:
+            if transceiver.mid is None:  # the offer has no m-line for it (a page sending
+                # video only): aiortc's answer would fail on its missing offer direction
+                transceiver._offerDirection = "inactive"
+    if not shared:
+        return
+    group = next((g for g in aiortc.sdp.SessionDescription.parse(description.sdp).group
+                  if g.semantic == "BUNDLE" and g.items), None)
+    owner = group.items[0] if group is not None else transceivers[0].mid
+    if not any(t.mid == owner for t in transceivers):
+        owner = transceivers[0].mid
+    for transceiver in transceivers:
+        transceiver._bundled = transceiver.mid != owner
 
 
 def take_keyframe_request(sender: RTCRtpSender) -> bool:

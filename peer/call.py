@@ -32,7 +32,12 @@ from aiortc.sdp import candidate_from_sdp
 
 from peer import call_signaling as sig
 from peer import restart_policy as rp
-from peer.aiortc_glue import DecodeLog, HostCandidates, ReceiveGuardStats
+from peer.aiortc_glue import (
+    DecodeLog,
+    HostCandidates,
+    ReceiveGuardStats,
+    set_remote_description,
+)
 from peer.audio_receiver import AudioReceiver
 from peer.audio_sinks import open_audio_sink
 from peer.audio_sources import FileAudioTrack, open_audio_source
@@ -428,7 +433,7 @@ class Call:
     async def _take_description(self, sdp: str, kind: str, source: Any) -> None:
         announced = SourceClock.from_json(source)
         self.receiver.remote_clock = announced or self.receiver.remote_clock
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, kind))
+        await set_remote_description(self.pc, RTCSessionDescription(sdp, kind))
 
     async def _add_candidate(self, data: dict[str, Any] | None) -> None:
         """A trickled candidate in the browser's RTCIceCandidate.toJSON() shape."""

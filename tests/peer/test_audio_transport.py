@@ -109,3 +109,40 @@ def test_sound_is_decoded_the_moment_it_comes_and_late_packets_are_dropped() -> 
     # the 16-bit sequence number wraps.
     assert [add(s) for s in (65533, 65535, 65534, 65535, 0, 1)] == [
         65533, 65535, None, None, 0, 1]
+
+
+def answer(offer_kinds: tuple[str, ...]) -> tuple[set[str], str]:
+    """Our session answers an offer with these m-lines, in this order (a browser's)."""
+    from aiortc import RTCPeerConnection
+
+    from peer.aiortc_glue import set_remote_description
+
+    async def main() -> tuple[set[str], str]:
+        ours = session(Clock(), "sendrecv", ToneTrack())
+        theirs = RTCPeerConnection()
+        try:
+            for kind in offer_kinds:
+                theirs.addTransceiver(kind)
+            await theirs.setLocalDescription(await theirs.createOffer())
+            await set_remote_description(ours.pc, theirs.localDescription)
+            await ours.pc.setLocalDescription(await ours.pc.createAnswer())
+            transports = {t.receiver.transport for t in ours.pc.getTransceivers()}
+            assert len(transports) == 1
+            states = {f"{t.state}/{t.transport.state}" for t in transports}  # DTLS/ICE
+            return states, ours.pc.localDescription.sdp
+        finally:
+            await theirs.close()
+            await ours.close()
+
+    return asyncio.run(main())
+
+
+def test_an_offer_with_audio_first_keeps_the_one_transport_alive() -> None:
+    states, sdp = answer(("audio", "video"))
+    assert states == {"new/new"}  # not stopped ("closed") by aiortc's bundle clean-up
+    assert sdp.index("m=audio") < sdp.index("m=video")
+
+
+def test_an_offer_without_audio_is_answered() -> None:
+    states, sdp = answer(("video",))
+    assert states == {"new/new"} and "m=audio" not in sdp
