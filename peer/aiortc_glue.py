@@ -26,7 +26,9 @@ from typing import Any, Protocol
 import aioice.ice
 import aiortc.clock
 import aiortc.codecs
+import aiortc.codecs.opus
 import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
 import aiortc.sdp
 import pylibsrtp
 from aiortc import (
@@ -674,12 +676,29 @@ def guard_ice_receive(transceiver: RTCRtpTransceiver, guard: ReceiveGuardStats) 
     _ice_guards[ice_connection(transceiver)] = guard
 
 
+OPUS_BIT_RATE_BPS = 32_000  # speech (libwebrtc's default for Opus); aiortc sets 96 kbit/s
+_aiortc_get_encoder = aiortc.rtcrtpsender.get_encoder
+
+
+def _get_encoder(codec: Any) -> Any:
+    """aiortc's encoder for `codec`; Opus at OPUS_BIT_RATE_BPS. aiortc fixes 96 kbit/s in
+    OpusEncoder.__init__, a tenth of a 1 Mbit/s link, and opens the codec at the first
+    frame, so the rate can still be set here."""
+    encoder = _aiortc_get_encoder(codec)
+    if isinstance(encoder, aiortc.codecs.opus.OpusEncoder):
+        encoder.codec.bit_rate = OPUS_BIT_RATE_BPS
+    return encoder
+
+
 def install_process_hooks() -> None:
     """The patches aiortc and aioice leave no per-connection way around, once per process:
     transport-cc in the SDP tables; host candidates chosen per connection
     (use_host_candidates); the ICE receive guard, on aioice.ice.StunProtocol.datagram_received
-    (the one place aioice takes datagrams), on for every connection. Idempotent."""
+    (the one place aioice takes datagrams), on for every connection; Opus at
+    OPUS_BIT_RATE_BPS (aiortc's senders get their encoder from
+    aiortc.rtcrtpsender.get_encoder). Idempotent."""
     _negotiate_transport_cc()
     aioice.ice.get_host_addresses = _host_addresses
+    aiortc.rtcrtpsender.get_encoder = _get_encoder
     aioice.ice.StunProtocol.datagram_received = (  # type: ignore[method-assign]
         _guarded_datagram_received)

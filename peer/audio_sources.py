@@ -90,6 +90,24 @@ def decode_file(path: Path) -> np.ndarray:
     return np.concatenate(chunks).astype(np.int16)
 
 
+class SessionAudioTrack(MediaStreamTrack):
+    """One session's view of the call's sound source: aiortc stops a sender's track when its
+    session closes, and the source must carry on into the next session (a restart)."""
+
+    kind = "audio"
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.source = source
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self.source.recv()
+        assert isinstance(frame, av.AudioFrame)
+        return frame
+
+
 class FileAudioTrack(MediaStreamTrack):
     """A decoded sound file, looped, paced to the wall clock in 20 ms frames."""
 

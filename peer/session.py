@@ -38,6 +38,7 @@ from peer.aiortc_glue import (
     take_keyframe_request,
     use_host_candidates,
 )
+from peer.audio_sources import SessionAudioTrack
 from peer.clock import Clock
 from peer.congestion import CongestionControl
 from peer.encoded_track import ControlledVideoTrack
@@ -105,8 +106,9 @@ class MediaSession:
         # Added after the video (first m-line: its transport is the bundle's), receiving
         # even when sending nothing, so that the other side's sound is counted in our
         # transport-cc feedback rather than left to an unhooked receiver aiortc would make.
-        audio = self.pc.addTransceiver(parts.audio or "audio",
-                                       direction="sendrecv" if parts.audio else "recvonly")
+        audio = self.pc.addTransceiver(
+            SessionAudioTrack(parts.audio) if parts.audio else "audio",
+            direction="sendrecv" if parts.audio else "recvonly")
         hook_audio_receiver(audio, self.congestion, parts.guard, clock.now_ms)
         play_audio_at_once(audio.receiver)  # no playout buffer for sound either
 

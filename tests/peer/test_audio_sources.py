@@ -15,6 +15,7 @@ from peer.audio_sources import (
     ALSA_DEVICES,
     AudioSourceError,
     FileAudioTrack,
+    SessionAudioTrack,
     decode_file,
     open_audio_source,
 )
@@ -35,6 +36,20 @@ def test_tone_and_none() -> None:
     track = open_audio_source("tone", 123.0)
     assert isinstance(track, ToneTrack) and track.t0 == 123.0
     assert open_audio_source("none") is None
+
+
+def test_a_session_stopping_its_track_leaves_the_source_to_the_next_session() -> None:
+    source = ToneTrack()
+    first, second = SessionAudioTrack(source), SessionAudioTrack(source)
+
+    async def frames() -> list[int]:
+        pts = [(await first.recv()).pts]
+        first.stop()  # what aiortc's sender does when its session closes
+        pts.append((await second.recv()).pts)
+        return pts
+
+    pts = asyncio.run(frames())
+    assert source.readyState == "live" and pts[1] == pts[0] + FRAME_SAMPLES
 
 
 def test_a_sound_file_is_decoded_to_48k_mono_and_looped(tmp_path: Path) -> None:

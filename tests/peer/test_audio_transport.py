@@ -9,7 +9,13 @@ from typing import Any
 import av
 from aiortc import RTCSessionDescription
 
-from peer.aiortc_glue import TRANSPORT_CC_URI, DecodeLog, HostCandidates, ReceiveGuardStats
+from peer.aiortc_glue import (
+    OPUS_BIT_RATE_BPS,
+    TRANSPORT_CC_URI,
+    DecodeLog,
+    HostCandidates,
+    ReceiveGuardStats,
+)
 from peer.audio_tone import ToneTrack
 from peer.clock import Clock
 from peer.metrics import MetricsLog
@@ -67,7 +73,10 @@ async def a_call() -> dict[str, Any]:
         await asyncio.sleep(CALL_S)
         stats = await sender.pc.getStats()
         outbound = {s.kind: s.packetsSent for s in stats.values() if s.type == "outbound-rtp"}
+        audio_bytes = sum(s.bytesSent for s in stats.values()
+                          if s.type == "outbound-rtp" and s.kind == "audio")
         return {"offer": offer, "results": results, "heard": heard, "outbound": outbound,
+                "audio_bytes": audio_bytes,
                 "sent": sender.congestion.stats.packets_sent,
                 "transports": {t.sender.transport for t in sender.pc.getTransceivers()}}
     finally:
@@ -91,6 +100,9 @@ def test_sound_shares_the_transport_wide_numbers_and_is_acknowledged() -> None:
     assert len(acked) > video_packets  # the receiver acknowledged the sound's numbers too
     assert len(lost) <= 0.02 * len(call["results"])  # none read as lost: all are recorded
     assert len(call["heard"]) > 0.5 * audio_packets
+    # Opus at OPUS_BIT_RATE_BPS, not aiortc's 96 kbit/s (240 payload bytes a packet): about
+    # 80 bytes, plus the RTP header and extensions aiortc counts in bytesSent.
+    assert call["audio_bytes"] / audio_packets < OPUS_BIT_RATE_BPS / 8 / 50 + 80
 
 
 def test_sound_is_decoded_the_moment_it_comes_and_late_packets_are_dropped() -> None:
