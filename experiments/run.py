@@ -55,6 +55,7 @@ class CallSpec:
     source: str = "testpattern"  # what the sender plays: testpattern or clip:NAME
     playout_delay: bool = True  # a Python sender asks for playout delay 0 (peer's default)
     receiver: str = "python"  # python: our peer; chrome: the demo page (chrome_receiver)
+    audio: str = "none"  # what each Python peer sends as sound (peer --audio): none or tone
 
 
 def start_netem(link: LinkSpec, folder: Path) -> Service:
@@ -107,7 +108,8 @@ def run_call(spec: CallSpec, folder: Path) -> dict[str, Any]:
             status, reason = _run_chrome_receiver(spec, folder, signaling, netem, room)
         return _finish(folder, spec, status, reason)
     receiver_args = ["--direction", "recvonly", "--duration", str(spec.duration_s + SETUP_SLACK_S),
-                     "--metrics", str(folder / "receiver.jsonl"), *spec.receiver_args]
+                     "--metrics", str(folder / "receiver.jsonl"), "--audio", spec.audio,
+                     *spec.receiver_args]
     receiver_args += remote_source_args
     with running(netem, signaling):
         receiver = start_service(
@@ -171,7 +173,7 @@ def _run_sender(spec: CallSpec, folder: Path, signaling: Service, netem: Service
                                  spec.source)
     command = python_command("peer", *peer_args(signaling, netem, room, SENDER_USER),
                              "--direction", "sendonly", "--controller", spec.controller,
-                             "--source", spec.source,
+                             "--source", spec.source, "--audio", spec.audio,
                              *(() if spec.playout_delay else ("--no-playout-delay",)),
                              "--duration", str(spec.duration_s),
                              "--metrics", str(folder / "sender.jsonl"))

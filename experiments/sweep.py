@@ -48,6 +48,7 @@ class Plan:
     cluster: str | None = None  # a Dask scheduler's address: each call a task there
     playout_delay: bool = True  # False: Python senders send no playout-delay extension
     receiver: str = "python"  # who receives every call: our peer, or Chromium's demo page
+    audio: str = "none"  # sound both Python peers send (see run's --audio)
 
     def duration_for(self, trace: str) -> float:
         return call_duration_s(self.duration_s, trace)
@@ -63,7 +64,7 @@ class Plan:
                                     self.link.queue_packets, self.link.seed + k)
                     spec = CallSpec(controller, link, self.duration_for(trace), label,
                                     source=self.source, playout_delay=self.playout_delay,
-                                    receiver=self.receiver)
+                                    receiver=self.receiver, audio=self.audio)
                     calls.append((trace, spec, base / _safe(label)))
         return calls
 
@@ -87,6 +88,10 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--receiver", choices=RECEIVERS, default="python",
                      help="who receives and measures: our Python peer (default) or the demo "
                      "page in headless Chromium, relay-only through netem as well")
+    run.add_argument("--audio", default="none", choices=["none", "tone"],
+                     help="sound both Python peers send, each way: none (default: the video "
+                     "comparisons stay like for like with the browser sender and earlier "
+                     "runs) or tone (marked: audio_delay_ms_p95, av_skew_ms_p95)")
     run.add_argument("--out", type=Path, required=True, help="folder for the results")
     run.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay, each way")
     run.add_argument("--loss", type=float, default=0.0, help="random loss, each way")
@@ -118,7 +123,8 @@ def parse_plan(args: argparse.Namespace) -> Plan:
         raise ValueError("--loss is a probability in [0, 1)")
     return Plan(traces, controllers, args.repeat, args.duration,
                 LinkSpec("", args.delay_ms, args.loss, args.queue_packets, args.seed), args.out,
-                args.jobs, args.source, args.cluster, not args.no_playout_delay, args.receiver)
+                args.jobs, args.source, args.cluster, not args.no_playout_delay, args.receiver,
+                args.audio)
 
 
 def settings(plan: Plan, trace: str) -> dict[str, Any]:
@@ -133,6 +139,7 @@ def settings(plan: Plan, trace: str) -> dict[str, Any]:
         "trace": trace, "media_trace": media, "feedback_trace": feedback,
         "duration_s": plan.duration_for(trace), "delay_ms": plan.link.delay_ms,
         "loss": plan.link.loss, "source": plan.source, "playout_delay": plan.playout_delay,
+        "audio": plan.audio,
         "queue_packets": plan.link.queue_packets, "repeat": plan.repeat,
         "controllers": plan.controllers, "receiver": plan.receiver, "seed": plan.link.seed,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from peer.aiortc_glue import HostCandidates
+from peer.audio_sinks import AudioSinkError
+from peer.audio_sources import AudioSourceError
 from peer.call import CallConfig, run_call
 from peer.file_source import SourceError
 from peer.metrics import describe_summary
@@ -31,6 +33,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sink", default="null", metavar="null|window|FILE",
                         help="where received video goes: nowhere (default), a window, "
                         "or a .y4m/.mp4 file")
+    parser.add_argument("--audio", default="tone", metavar="tone|mic|FILE|none",
+                        help="sound to send (Opus): a tone marked once a second for delay "
+                        "measurement (default), the microphone, a sound file (looped), or none")
+    parser.add_argument("--audio-sink", default="null", metavar="null|speaker|FILE.wav",
+                        help="where received sound goes (default %(default)s)")
     parser.add_argument("--controller", default=DEFAULT_CONTROLLER, metavar="NAME",
                         help="rate control: ours (default), gcc, aiortc (stock), fixed:BPS")
     parser.add_argument("--direction", default="sendrecv",
@@ -91,14 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         metrics_path=args.metrics, ice_server=args.ice_server, ice_user=args.ice_user,
         relay_only=args.relay_only, host_candidates=args.host_candidates,
         connect_timeout_s=args.connect_timeout, measure_quality=not args.no_quality,
-        source=args.source, sink=args.sink, remote_pattern_loop=args.remote_pattern_loop,
+        source=args.source, sink=args.sink, audio=args.audio, audio_sink=args.audio_sink,
+        remote_pattern_loop=args.remote_pattern_loop,
         remote_source=args.remote_source,
         nack=not args.no_nack,
         playout_delay=PlayoutDelayConfig(enabled=not args.no_playout_delay),
     )
     try:
         result = asyncio.run(run_call(config))
-    except (SourceError, SinkError) as exc:
+    except (SourceError, SinkError, AudioSourceError, AudioSinkError) as exc:
         print(f"peer: {exc}", file=sys.stderr)
         return 1
     if not result.ok:

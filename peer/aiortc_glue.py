@@ -26,7 +26,10 @@ from typing import Any, Protocol
 import aioice.ice
 import aiortc.clock
 import aiortc.codecs
+import aiortc.codecs.opus
 import aiortc.rtcrtpreceiver
+import aiortc.rtcrtpsender
+import aiortc.sdp
 import pylibsrtp
 from aiortc import (
     MediaStreamTrack,
@@ -36,6 +39,7 @@ from aiortc import (
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
+    RTCSessionDescription,
 )
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpHeaderExtensionParameters
@@ -340,17 +344,19 @@ MAX_REMOTE_SSRCS = 4  # media and RTX, and room for one restart of each
 
 def _negotiate_transport_cc() -> None:
     """Offer and accept the transport-wide sequence number extension and transport-cc
-    feedback for video. aiortc parses the extension but leaves it out of its SDP; its offers
-    and answers are built from the module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS,
-    the same for every connection of the process (idempotent)."""
-    extensions = aiortc.codecs.HEADER_EXTENSIONS["video"]
-    if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
-        extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_EXTENSION_ID,
-                                                          TRANSPORT_CC_URI))
-    for codec in aiortc.codecs.CODECS["video"]:
-        if codec.mimeType != "video/rtx" and not any(
-                f.type == "transport-cc" for f in codec.rtcpFeedback):
-            codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
+    feedback for video and audio (one counter for both: they share the path). aiortc parses
+    the extension but leaves it out of its SDP; its offers and answers are built from the
+    module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS, the same for every connection
+    of the process (idempotent)."""
+    for kind in ("video", "audio"):
+        extensions = aiortc.codecs.HEADER_EXTENSIONS[kind]
+        if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
+            extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_EXTENSION_ID,
+                                                              TRANSPORT_CC_URI))
+        for codec in aiortc.codecs.CODECS[kind]:
+            if codec.mimeType != "video/rtx" and not any(
+                    f.type == "transport-cc" for f in codec.rtcpFeedback):
+                codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
 
 
 def _negotiate_playout_delay() -> None:
@@ -521,6 +527,96 @@ def send_playout_delay(pc: RTCPeerConnection, transceiver: RTCRtpTransceiver,
         setattr(pc, name, set_description)
 
 
+def hook_audio_receiver(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
+                        guard: ReceiveGuardStats, now_ms: Callable[[], float]) -> None:
+    """Report the audio receiver's incoming RTP (its transport seq no) to `hooks`, as
+    hook_transport does for video: audio shares the transport-wide numbers, and a number
+    missing from our feedback would read as a lost packet. The audio transceiver must share
+    the video one's transport (bundlePolicy max-bundle), whose sending hook_transport already
+    routes. SSRCs are bounded as there. Relies on RTCRtpReceiver._handle_rtp_packet."""
+    receiver = transceiver.receiver
+    original_rtp_in = receiver._handle_rtp_packet
+    remote_ssrcs: set[int] = set()
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if packet.ssrc not in remote_ssrcs:
+            if len(remote_ssrcs) >= MAX_REMOTE_SSRCS:
+                guard.unknown_ssrc += 1
+                return
+            remote_ssrcs.add(packet.ssrc)
+        hooks.on_incoming_rtp(packet.extensions.transport_sequence_number, packet.ssrc,
+                              now_ms())
+        await original_rtp_in(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+
+class _AudioAtOnce:
+    """In place of aiortc's audio jitter buffer (JitterBuffer(capacity=16, prefetch=4)), which
+    holds every packet until four more have come (80 ms) and a lost one until 16 have (320 ms).
+    An Opus packet is a whole frame: decode it the moment it comes, unless it is older than
+    one already decoded (late: its moment has passed). Same interface: add(packet) ->
+    (pli, frame)."""
+
+    def __init__(self) -> None:
+        self._newest: int | None = None  # sequence number of the newest packet passed on
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        seq = packet.sequence_number
+        if (self._newest is not None and (seq - self._newest) % 0x10000 >= 0x8000) or (
+                seq == self._newest):
+            return False, None
+        self._newest = seq
+        return False, JitterFrame(getattr(packet, "_data", packet.payload), packet.timestamp)
+
+
+def play_audio_at_once(receiver: RTCRtpReceiver) -> None:
+    """Give an audio receiver no playout buffer (see _AudioAtOnce). Relies on the private
+    attribute RTCRtpReceiver.__init__ sets, and on the depayloaded `_data` it puts on each
+    packet before adding it."""
+    attribute = "_RTCRtpReceiver__jitter_buffer"
+    if getattr(receiver, "_RTCRtpReceiver__kind", None) != "audio" or not hasattr(
+            receiver, attribute):
+        raise RuntimeError("aiortc's RTCRtpReceiver changed: update peer/aiortc_glue.py")
+    setattr(receiver, attribute, _AudioAtOnce())
+
+
+async def set_remote_description(pc: RTCPeerConnection,
+                                 description: RTCSessionDescription) -> None:
+    """pc.setRemoteDescription for a connection whose transceivers share one transport from
+    the start (bundlePolicy max-bundle). aiortc takes the first m-line of the remote BUNDLE
+    group as the transport's owner and, when a browser offers its audio first: moves our video
+    transceiver onto "the owner's" transport (the same one) and stops the transport it leaves
+    (the same one: the call never connects); and ignores the browser's candidates, which are
+    for the owner's mid, if our transceiver there is flagged bundled. So no transceiver is
+    flagged movable while aiortc looks, and afterwards the group's first is the owner.
+    A transceiver the offer has no m-line for (our audio, to a page sending video only) is
+    made inactive: aiortc's setLocalDescription(answer) fails on it otherwise. Relies on
+    RTCRtpTransceiver._bundled (read in setRemoteDescription and addIceCandidate) and
+    _offerDirection (read in setLocalDescription)."""
+    transceivers = pc.getTransceivers()
+    shared = len({t.receiver.transport for t in transceivers}) == 1
+    if shared:
+        for transceiver in transceivers:
+            transceiver._bundled = True
+    await pc.setRemoteDescription(description)
+    transceivers = pc.getTransceivers()
+    if description.type == "offer":
+        for transceiver in transceivers:
+            if transceiver.mid is None:  # the offer has no m-line for it (a page sending
+                # video only): aiortc's answer would fail on its missing offer direction
+                transceiver._offerDirection = "inactive"
+    if not shared:
+        return
+    group = next((g for g in aiortc.sdp.SessionDescription.parse(description.sdp).group
+                  if g.semantic == "BUNDLE" and g.items), None)
+    owner = group.items[0] if group is not None else transceivers[0].mid
+    if not any(t.mid == owner for t in transceivers):
+        owner = transceivers[0].mid
+    for transceiver in transceivers:
+        transceiver._bundled = transceiver.mid != owner
+
+
 def take_keyframe_request(sender: RTCRtpSender) -> bool:
     """True once after the other side asked for a keyframe (PLI or FIR). aiortc only passes
     the request to its own encoder; a track that sends pre-encoded packets reads it here."""
@@ -643,13 +739,30 @@ def guard_ice_receive(transceiver: RTCRtpTransceiver, guard: ReceiveGuardStats) 
     _ice_guards[ice_connection(transceiver)] = guard
 
 
+OPUS_BIT_RATE_BPS = 32_000  # speech (libwebrtc's default for Opus); aiortc sets 96 kbit/s
+_aiortc_get_encoder = aiortc.rtcrtpsender.get_encoder
+
+
+def _get_encoder(codec: Any) -> Any:
+    """aiortc's encoder for `codec`; Opus at OPUS_BIT_RATE_BPS. aiortc fixes 96 kbit/s in
+    OpusEncoder.__init__, a tenth of a 1 Mbit/s link, and opens the codec at the first
+    frame, so the rate can still be set here."""
+    encoder = _aiortc_get_encoder(codec)
+    if isinstance(encoder, aiortc.codecs.opus.OpusEncoder):
+        encoder.codec.bit_rate = OPUS_BIT_RATE_BPS
+    return encoder
+
+
 def install_process_hooks() -> None:
     """The patches aiortc and aioice leave no per-connection way around, once per process:
     transport-cc and playout-delay in the SDP tables; host candidates chosen per connection
     (use_host_candidates); the ICE receive guard, on aioice.ice.StunProtocol.datagram_received
-    (the one place aioice takes datagrams), on for every connection. Idempotent."""
+    (the one place aioice takes datagrams), on for every connection; Opus at
+    OPUS_BIT_RATE_BPS (aiortc's senders get their encoder from
+    aiortc.rtcrtpsender.get_encoder). Idempotent."""
     _negotiate_transport_cc()
     _negotiate_playout_delay()
     aioice.ice.get_host_addresses = _host_addresses
+    aiortc.rtcrtpsender.get_encoder = _get_encoder
     aioice.ice.StunProtocol.datagram_received = (  # type: ignore[method-assign]
         _guarded_datagram_received)

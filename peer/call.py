@@ -32,7 +32,16 @@ from aiortc.sdp import candidate_from_sdp
 
 from peer import call_signaling as sig
 from peer import restart_policy as rp
-from peer.aiortc_glue import DecodeLog, HostCandidates, ReceiveGuardStats
+from peer.aiortc_glue import (
+    DecodeLog,
+    HostCandidates,
+    ReceiveGuardStats,
+    set_remote_description,
+)
+from peer.audio_receiver import AudioReceiver
+from peer.audio_sinks import open_audio_sink
+from peer.audio_sources import FileAudioTrack, open_audio_source
+from peer.audio_tone import ToneTrack
 from peer.call_signaling import CallSignaling
 from peer.call_summary import CallEnd, SentTotals, call_summary
 from peer.clock import Clock
@@ -62,6 +71,8 @@ class CallConfig:
     direction: str = "sendrecv"  # or sendonly / recvonly: one-way calls for experiments
     source: str = "testpattern"  # see peer.sources.open_source
     sink: str = "null"  # see peer.sink.open_sink
+    audio: str = "tone"  # tone, mic, FILE or none: see peer.audio_sources
+    audio_sink: str = "null"  # null, speaker or FILE.wav: see peer.audio_sinks
     duration_s: float = 10.0
     metrics_path: Path | None = None
     ice_server: str | None = None
@@ -106,8 +117,16 @@ class Call:
         if config.remote_pattern_loop:
             self.receiver.remote_clock = remote_clock(config.remote_source,
                                                       config.remote_pattern_loop)
+        # The tone's timeline starts at the video's t0, which the other side already gets.
+        video_clock = self.source.clock
+        self.audio_track = open_audio_source(
+            config.audio, video_clock.t0 if video_clock is not None else None)
+        self.audio = AudioReceiver(
+            open_audio_sink(config.audio_sink), self.metrics, self.clock.wall_s,
+            lambda: self.receiver.remote_clock.t0 if self.receiver.remote_clock else None,
+            self.receiver.frames)
         self.parts = CallParts(self.clock, self.source, self.receiver, self.decode_log,
-                               self.guard, config.host_candidates)
+                               self.guard, config.host_candidates, self.audio_track)
         self.talk = CallSignaling()
         self.policy = RestartPolicy(config.restart)
         self.sent = SentTotals()
@@ -159,7 +178,7 @@ class Call:
                       start_s=self.clock.wall_s(start_s),
                       duration_s=max(self.clock.now_s() - start_s, 1e-3))
         summary = call_summary(self.receiver, self.decode_log, self._sender_summary(), end,
-                               self.talk.remote_frames_sent)
+                               self.talk.remote_frames_sent, self.audio)
         self.metrics.write(summary)
         self.metrics.close()
         return CallResult(not self.failed, self.end_reason, summary)
@@ -205,6 +224,9 @@ class Call:
         except TimeoutError:
             log.warning("teardown step timed out after %g s", CLOSE_STEP_TIMEOUT_S)
         self.source.close()
+        if self.audio_track is not None:
+            self.audio_track.stop()
+        self.audio.close()
         for task in self._tasks:
             task.cancel()
         with contextlib.suppress(TimeoutError):
@@ -222,6 +244,8 @@ class Call:
         """What this side sent (the other side's summary measures how it arrived)."""
         sent: dict[str, Any] = {"frames_captured": self.source.frames_captured,
                                 **self._sent_total()}
+        if isinstance(self.audio_track, ToneTrack | FileAudioTrack):
+            sent["audio_frames_sent"] = self.audio_track.frames_sent
         if self.session.controller is not None:
             sent["target_kbps_final"] = round(self.session.controller.target_bps() / 1000, 1)
         return sent
@@ -305,6 +329,8 @@ class Call:
         def on_track(track: Any) -> None:
             if track.kind == "video":
                 self._spawn(self.receiver.consume(track))
+            elif track.kind == "audio":
+                self._spawn(self.audio.consume(track))
 
         @session.pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -410,7 +436,7 @@ class Call:
     async def _take_description(self, sdp: str, kind: str, source: Any) -> None:
         announced = SourceClock.from_json(source)
         self.receiver.remote_clock = announced or self.receiver.remote_clock
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, kind))
+        await set_remote_description(self.pc, RTCSessionDescription(sdp, kind))
 
     async def _add_candidate(self, data: dict[str, Any] | None) -> None:
         """A trickled candidate in the browser's RTCIceCandidate.toJSON() shape."""

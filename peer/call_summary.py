@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from peer.aiortc_glue import DecodeLog
+from peer.audio_receiver import AudioReceiver
 from peer.metrics import DEFAULT_SOURCE_FPS, summarize
 from peer.receiver import FrameReceiver
 
@@ -41,7 +42,8 @@ class CallEnd:
 
 def call_summary(receiver: FrameReceiver, decode_log: DecodeLog, sent: Mapping[str, Any],
                  end: CallEnd,
-                 remote_frames_sent: int | None) -> dict[str, Any]:
+                 remote_frames_sent: int | None,
+                 audio: AudioReceiver | None = None) -> dict[str, Any]:
     repair = receiver.assembler_stats
     duration_s = end.duration_s
     clock = receiver.remote_clock
@@ -49,7 +51,11 @@ def call_summary(receiver: FrameReceiver, decode_log: DecodeLog, sent: Mapping[s
     return {
         "type": "summary",
         **summarize(receiver.frames, duration_s=duration_s, start_s=end.start_s, fps=fps,
-                    frames_sent=remote_frames_sent, keyframes=decode_log.keyframes).to_json(),
+                    frames_sent=remote_frames_sent, keyframes=decode_log.keyframes,
+                    audio_delays_ms=audio.delays_ms() if audio else (),
+                    av_skews_ms=audio.skews_ms() if audio else ()).to_json(),
+        "audio_frames_received": audio.frames_received if audio else 0,
+        "audio_markers_heard": len(audio.markers) if audio else 0,
         "source_fps": fps,
         "received_kbps": round(decode_log.received_bytes * 8 / 1000 / duration_s, 3),
         "start_s": round(end.start_s, 6),

@@ -103,6 +103,10 @@ class CallSummary:
     # Chromium as receiver: getStats jitterBufferDelay / jitterBufferEmittedCount over the
     # call, ms (experiments.page_frames); None for our receiver, which has no jitter buffer.
     jitter_buffer_ms_per_frame: float | None = None
+    # Sound (peer.audio_receiver): tone markers heard - captured, and that minus the delay
+    # of the video frame on screen then (absolute); None without markers (no tone, no t0).
+    audio_delay_ms_p95: float | None = None
+    av_skew_ms_p95: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON, one key per field, in SUMMARY_KEYS order."""
@@ -222,6 +226,8 @@ def summarize(
     signal_floor_ms_p95: float | None = None,
     media_trace: str | None = None,
     media_capacity_kbps: float | None = None,
+    audio_delays_ms: Sequence[float] = (),
+    av_skews_ms: Sequence[float] = (),
 ) -> CallSummary:
     """The summary of one receiver over a call of `duration_s` seconds from `start_s`.
 
@@ -263,6 +269,8 @@ def summarize(
         signal_floor_ms_p95=signal_floor_ms_p95,
         media_trace=media_trace,
         media_capacity_kbps=media_capacity_kbps,
+        audio_delay_ms_p95=_percentile(audio_delays_ms, 95),
+        av_skew_ms_p95=_percentile(np.abs(np.asarray(av_skews_ms, dtype=float)), 95),
     )
 
 

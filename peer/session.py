@@ -16,8 +16,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
 from peer.aiortc_glue import (
     DecodeLog,
@@ -26,10 +26,12 @@ from peer.aiortc_glue import (
     assemble_frames_at_once,
     bound_nacks,
     guard_ice_receive,
+    hook_audio_receiver,
     hook_transport,
     ice_servers,
     install_process_hooks,
     log_decoding,
+    play_audio_at_once,
     prefer_vp8,
     send_playout_delay,
     sender_ssrc,
@@ -37,6 +39,7 @@ from peer.aiortc_glue import (
     take_keyframe_request,
     use_host_candidates,
 )
+from peer.audio_sources import SessionAudioTrack
 from peer.clock import Clock
 from peer.congestion import CongestionControl
 from peer.encoded_track import ControlledVideoTrack
@@ -60,6 +63,7 @@ class CallParts:
     decode_log: DecodeLog
     guard: ReceiveGuardStats
     host_candidates: HostCandidates = HostCandidates.AUTO
+    audio: MediaStreamTrack | None = None  # the sound to send (None: receive only)
 
 
 class MediaSession:
@@ -78,6 +82,9 @@ class MediaSession:
             iceServers=ice_servers(ice_server, ice_user),
             iceTransportPolicy=(RTCIceTransportPolicy.RELAY if relay_only
                                 else RTCIceTransportPolicy.ALL),
+            # One transport from the start: the audio transceiver shares the video one's
+            # hooks, so its packets take the same pacer and transport-wide numbers.
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
         ))
         self.track: ControlledVideoTrack | RawVideoTrack
         if self.controller is None:
@@ -100,6 +107,14 @@ class MediaSession:
         access = hook_transport(transceiver, self.congestion, parts.guard, clock.now_ms)
         send_playout_delay(self.pc, transceiver, access, playout_delay or PlayoutDelayConfig())
         self.congestion.start(access)
+        # Added after the video (first m-line: its transport is the bundle's), receiving
+        # even when sending nothing, so that the other side's sound is counted in our
+        # transport-cc feedback rather than left to an unhooked receiver aiortc would make.
+        audio = self.pc.addTransceiver(
+            SessionAudioTrack(parts.audio) if parts.audio else "audio",
+            direction="sendrecv" if parts.audio else "recvonly")
+        hook_audio_receiver(audio, self.congestion, parts.guard, clock.now_ms)
+        play_audio_at_once(audio.receiver)  # no playout buffer for sound either
 
     @property
     def state(self) -> str:

@@ -11,7 +11,8 @@
 //   stats=0         hide the charts (statistics are still collected in window.callStats)
 //   stats_ms=N      statistics interval (default 1000 ms)
 //   frames=1        record per-frame callbacks of #local and #remote in window.frameLog
-//   audio=1         send the microphone too (default: video only)
+//   audio=1         send the microphone too (default: video only); the other side's sound
+//                   is played whenever it sends some, and counted in window.callStats
 //   camera=0        open no camera: receive only
 //   stamps=1, ssim_every=N   keep the remote frames' stamps and ages (see frame_age.js)
 //
@@ -43,6 +44,8 @@
   const $ = (id) => document.getElementById(id);
   const localVideo = $("local");
   const remoteVideo = $("remote");
+  const remoteAudio = new Audio();  // #remote is muted (autoplay rules): sound plays here
+  remoteAudio.autoplay = true;
 
   const state = {
     phase: "idle",  // idle | joining | waiting | calling | connected | ended | error
@@ -150,6 +153,11 @@
       send({ type: "candidate", to: peerId, candidate: e.candidate ? e.candidate.toJSON() : null });
     };
     pc.ontrack = (e) => {
+      if (e.track.kind === "audio") {
+        remoteAudio.srcObject = new MediaStream([e.track]);
+        remoteAudio.play().catch(() => {});  // refused without a gesture: still received
+        return;
+      }
       if (e.track.kind !== "video") return;
       remoteVideo.srcObject = e.streams[0] || new MediaStream([e.track]);
       remoteVideo.play().catch(() => {});
@@ -179,6 +187,7 @@
     state.iceState = "new";
     state.connectionState = "new";
     remoteVideo.srcObject = null;
+    remoteAudio.srcObject = null;
   }
 
   async function addCandidate(candidate) {
@@ -360,6 +369,13 @@
         s.jitterBufferEmittedCount = r.jitterBufferEmittedCount ?? null;
         s.framesReceived = r.framesReceived ?? null;
         s.freezeCount = r.freezeCount ?? null;
+      } else if (r.type === "inbound-rtp" && r.kind === "audio") {
+        s.audioPacketsIn = r.packetsReceived || 0;
+        s.audioSamplesIn = r.totalSamplesReceived || 0;
+        s.audioJitterBufferMs = r.jitterBufferEmittedCount
+          ? (1000 * r.jitterBufferDelay) / r.jitterBufferEmittedCount : null;
+      } else if (r.type === "outbound-rtp" && r.kind === "audio") {
+        s.audioPacketsOut = r.packetsSent || 0;
       } else if (r.type === "outbound-rtp" && r.kind === "video") {
         s.bytesOut += r.bytesSent || 0;
         s.framesSent = r.framesSent || 0;
