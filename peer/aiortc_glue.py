@@ -443,7 +443,6 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
     original_rtcp = transport._handle_rtcp_data
     original_rtp_data = transport._handle_rtp_data
     receiver, sender = transceiver.receiver, transceiver.sender
-    original_rtp_in = receiver._handle_rtp_packet
     original_sender_rtcp = sender._handle_rtcp_packet
 
     async def send_rtp(data: bytes) -> None:
@@ -465,20 +464,7 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
         except _MALFORMED_ERRORS:  # e.g. a transport-cc extension element of 1 byte
             guard.malformed_rtp += 1
 
-    remote_ssrcs: set[int] = set()
-
-    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
-        if packet.ssrc not in remote_ssrcs:
-            # aiortc keeps statistics per SSRC and reports them all in one RR; past about
-            # 60 the RR is too long for SRTCP to protect, the ValueError ends the receiver's
-            # RTCP task, and closing the call then waits for that task forever.
-            if len(remote_ssrcs) >= MAX_REMOTE_SSRCS:
-                guard.unknown_ssrc += 1
-                return
-            remote_ssrcs.add(packet.ssrc)
-        hooks.on_incoming_rtp(packet.extensions.transport_sequence_number, packet.ssrc,
-                              now_ms())
-        await original_rtp_in(packet, arrival_time_ms)
+    _record_rtp_in(receiver, hooks, guard, now_ms)
 
     async def handle_sender_rtcp(packet: Any) -> None:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
@@ -489,7 +475,6 @@ def hook_transport(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
     transport._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
     transport._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
     _guard_srtp_when_connected(transport)
-    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
     sender._handle_rtcp_packet = handle_sender_rtcp  # type: ignore[method-assign]
     return TransportAccess(transport, original_send)
 
@@ -534,7 +519,15 @@ def hook_audio_receiver(transceiver: RTCRtpTransceiver, hooks: TransportHooks,
     missing from our feedback would read as a lost packet. The audio transceiver must share
     the video one's transport (bundlePolicy max-bundle), whose sending hook_transport already
     routes. SSRCs are bounded as there. Relies on RTCRtpReceiver._handle_rtp_packet."""
-    receiver = transceiver.receiver
+    _record_rtp_in(transceiver.receiver, hooks, guard, now_ms)
+
+
+def _record_rtp_in(receiver: RTCRtpReceiver, hooks: TransportHooks, guard: ReceiveGuardStats,
+                   now_ms: Callable[[], float]) -> None:
+    """Hook `receiver`'s RTP handler to tell `hooks` first each packet's transport seq no, from
+    at most MAX_REMOTE_SSRCS sources: aiortc keeps statistics per SSRC and reports them all in
+    one RR; past about 60 the RR is too long for SRTCP to protect, the ValueError ends the
+    receiver's RTCP task, and closing the call then waits for that task forever."""
     original_rtp_in = receiver._handle_rtp_packet
     remote_ssrcs: set[int] = set()
 
