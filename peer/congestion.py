@@ -70,6 +70,7 @@ class CongestionControl:
     def __init__(self, controller: RateController | None, local_ssrc: int) -> None:
         self.controller = controller
         self.local_ssrc = local_ssrc
+        self.audio_ssrcs: set[int] = set()  # our sound's: budgeted, not a delay signal
         self.transport: SenderTransport[RtpPacket] = SenderTransport(controller)
         self.recorder = TwccRecorder()
         self._access: TransportAccess | None = None
@@ -171,7 +172,8 @@ class CongestionControl:
         # Only the media stream's own packets may be NACKed; RTX resends are not kept.
         rtp_seq = packet.sequence_number if packet.ssrc == self.local_ssrc else None
         now_ms = self._now_ms()
-        self.transport.send_media(packet, wire_size(len(data) + stamp), rtp_seq, now_ms)
+        self.transport.send_media(packet, wire_size(len(data) + stamp), rtp_seq, now_ms,
+                                  is_audio=packet.ssrc in self.audio_ssrcs)
         self._service(now_ms)
 
     def retransmittable(self, sequence_numbers: list[int], now_ms: float) -> list[int]:

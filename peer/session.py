@@ -113,6 +113,7 @@ class MediaSession:
         audio = self.pc.addTransceiver(
             SessionAudioTrack(parts.audio) if parts.audio else "audio",
             direction="sendrecv" if parts.audio else "recvonly")
+        self.congestion.audio_ssrcs.add(sender_ssrc(audio.sender))
         hook_audio_receiver(audio, self.congestion, parts.guard, clock.now_ms)
         play_audio_at_once(audio.receiver)  # no playout buffer for sound either
 

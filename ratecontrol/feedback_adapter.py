@@ -103,7 +103,7 @@ class FeedbackAdapter:
                 continue
             arrived_ms = None if offset_ms is None else base_ms + offset_ms
             results.append(PacketResult(seq, packet.size_bytes, packet.sent_ms, arrived_ms,
-                                        packet.is_probe))
+                                        packet.is_probe, packet.is_audio))
             states.append(state)
         return ResolvedFeedback(results, states, reference, len(feedback.deltas_ticks))
 

@@ -81,6 +81,7 @@ class _Queued(Generic[T]):
     size_bytes: int
     rtp_seq: int | None
     retransmission: bool
+    is_audio: bool = False
 
 
 class SenderTransport(Generic[T]):
@@ -106,13 +107,15 @@ class SenderTransport(Generic[T]):
 
     # -- in --------------------------------------------------------------------------------
     def send_media(self, payload: T, size_bytes: int, rtp_seq: int | None,
-                   now_ms: float) -> None:
+                   now_ms: float, is_audio: bool = False) -> None:
         """Queue a packet. `rtp_seq`: its RTP seq when it is a media packet that may be NACKed
-        (None for a resend or another stream, which the history does not keep)."""
+        (None for a resend or another stream, which the history does not keep); `is_audio`:
+        sound, which shares the budget and the numbers but not the delay signal."""
         self._turn(now_ms)
         if not self.pacer.queued_packets:
             self._sync_pacing(now_ms)  # the controller may have moved it for this frame
-        self.pacer.enqueue(_Queued(payload, size_bytes, rtp_seq, False), size_bytes, now_ms)
+        self.pacer.enqueue(_Queued(payload, size_bytes, rtp_seq, False, is_audio), size_bytes,
+                           now_ms)
 
     def receive_feedback(self, event: FeedbackEvent, now_ms: float) -> None:
         self._turn(now_ms)
@@ -152,7 +155,7 @@ class SenderTransport(Generic[T]):
             if self.controller is not None:
                 seq = self._next_seq
                 self._next_seq += 1
-                sent = SentPacket(seq, q.size_bytes, now_ms)
+                sent = SentPacket(seq, q.size_bytes, now_ms, is_audio=q.is_audio)
                 self.adapter.on_sent(sent)
                 self.controller.on_packet_sent(sent)
             if q.rtp_seq is not None and not q.retransmission:

@@ -18,6 +18,7 @@ class SentPacket:
     size_bytes: int
     sent_ms: float
     is_probe: bool = False
+    is_audio: bool = False  # sound sharing the transport-wide numbers (see delay_based.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class PacketResult:
     sent_ms: float
     arrived_ms: float | None
     is_probe: bool = False
+    is_audio: bool = False
 
     @property
     def lost(self) -> bool:

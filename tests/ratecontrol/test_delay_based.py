@@ -55,3 +55,38 @@ def test_empty_and_lost_only_feedback_change_nothing() -> None:
     assert bwe.on_feedback([], None, 0.0, 100.0) == before
     lost = [PacketResult(i, 1200, float(i), None) for i in range(10)]
     assert bwe.on_feedback(lost, None, 10.0, 100.0) == before
+
+
+def _run(bwe: DelayBasedBwe, video: bool, audio: bool) -> list[tuple[str, float]]:
+    """Every 50 ms for 3 s, a feedback on 10 video packets with a steady delay, then one on
+    sound packets sent in the same time whose delay grows 3 ms each (a queue only they meet;
+    in a real call, the delivery slots sound meets alone). (usage, estimate) per feedback."""
+    seq, rising, seen = 0, 0.0, []
+    for k in range(60):
+        t0 = k * 50.0
+        if video:
+            bwe.on_feedback([PacketResult(seq + i, 1200, t0 + 5.0 * i, t0 + 5.0 * i + 40.0)
+                             for i in range(10)], 1_000_000, t0 + 60.0, 100.0)
+            seq += 10
+            seen.append((bwe.usage.value, bwe.bitrate_bps()))
+        if audio:
+            sound = []
+            for i in (0, 20, 40):
+                rising += 3.0
+                sound.append(PacketResult(seq, 120, t0 + i + 1.0, t0 + i + 41.0 + rising,
+                                          is_audio=True))
+                seq += 1
+            bwe.on_feedback(sound, 1_000_000, t0 + 61.0, 100.0)
+            seen.append((bwe.usage.value, bwe.bitrate_bps()))
+    return seen
+
+
+def test_sound_is_no_delay_signal_while_video_flows_and_the_only_one_when_it_stops() -> None:
+    config = DelayBasedConfig(aimd=AimdConfig(start_bps=1_000_000), probe_at_start=False)
+    video_only = _run(DelayBasedBwe(config), video=True, audio=False)
+    both = _run(DelayBasedBwe(config), video=True, audio=True)
+    assert both[0::2] == video_only and both[1::2] == video_only  # the sound changed nothing
+    assert all(usage != "overusing" for usage, _ in video_only)
+    # No video at all: sound is what there is, and its queue is seen.
+    assert any(usage == "overusing" for usage, _ in _run(DelayBasedBwe(config), video=False,
+                                                          audio=True))
