@@ -43,6 +43,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("stall_ms_total", "stalls (ms)", 0),
     Column("keyframes", "keyframes", 0),
     Column("jitter_buffer_ms_per_frame", "Chromium jitter buffer (ms/frame)", 1),
+    Column("audio_delay_ms_p95", "audio delay p95 (ms)", 0),
+    Column("av_skew_ms_p95", "audio-video skew p95 (ms)", 0),
 )
 
 
@@ -59,7 +61,7 @@ def fmt(number: float | None, digits: int = 0) -> str:
 
 
 TEXT_HEADER = ("signal p50", "signal p95", "floor", "frame p95", "SSIM dB", "freezes",
-               "frozen ms", "fps", "goodput/cap kbit/s", "jbuf ms")
+               "frozen ms", "fps", "goodput/cap kbit/s", "jbuf ms", "audio p95")
 
 
 def text_cells(entry: Entry) -> list[str]:
@@ -76,6 +78,7 @@ def text_cells(entry: Entry) -> list[str]:
         fmt(value(s, "fps_shown"), 1),
         "-" if rate == "-/-" else rate,
         fmt(value(s, "jitter_buffer_ms_per_frame"), 1),
+        fmt(value(s, "audio_delay_ms_p95")),
     ]
 
 

@@ -60,3 +60,16 @@ def test_sweep_aggregate(tmp_path: Path) -> None:
     assert 'href="const-1mbps/report.html"' in page
     assert page.count("data:image/png;base64,") == 2
     assert "Median over traces" in page
+
+
+def test_text_cells_show_the_page_jitter_buffer_and_the_audio_delay() -> None:
+    from experiments.report.entries import Entry
+    from experiments.report.tables import TEXT_HEADER, text_cells
+    from peer.metrics import CallSummary
+
+    fields = {f: None for f in CallSummary.__dataclass_fields__}
+    summary = CallSummary(**{**fields, "jitter_buffer_ms_per_frame": 5.24,
+                             "audio_delay_ms_p95": 109.4})
+    cells = dict(zip(TEXT_HEADER, text_cells(Entry("ok", summary)), strict=True))
+    assert cells["jbuf ms"] == "5.2" and cells["audio p95"] == "109"
+    assert cells["signal p95"] == "-"  # not measured is a dash, never a zero
