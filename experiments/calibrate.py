@@ -259,7 +259,9 @@ def _run_real(args: argparse.Namespace, out: Path) -> None:
     plan_args = argparse.Namespace(
         trace=args.trace or DEFAULT_TRACES, controllers=args.controllers or DEFAULT_CONTROLLERS,
         duration=args.duration, source=args.source, out=out, delay_ms=args.delay_ms, loss=0.0,
-        queue_packets=None, repeat=args.repeat, jobs=1, seed=0, cluster=None)
+        queue_packets=None, repeat=args.repeat, jobs=1, seed=0, cluster=None,
+        # what the simulator models: our receiver, video only, playout delay as by default
+        receiver="python", audio="none", no_playout_delay=False)
     plan = sweep.parse_plan(plan_args)
     _check_simulable(plan.controllers, plan.source)
     sweep.run_plan(plan)

@@ -354,7 +354,8 @@ class Side:
         sdp = self.call.pc.localDescription.sdp
         found = re.findall(r"a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ (host|relay)", sdp,
                            re.IGNORECASE)
-        return [(host, int(port)) for host, port, _ in found]
+        # One address each: the audio and video sections share one bundled transport.
+        return list(dict.fromkeys((host, int(port)) for host, port, _ in found))
 
     def transceiver(self) -> Any:
         return self.call.pc.getTransceivers()[0]
