@@ -89,6 +89,7 @@ class FrameBudgetCoupler:
         self.queue_delay_ms = 0.0
         self._busy: deque[tuple[float, int, float]] = deque()  # (arrival, bytes, busy gap ms)
         self._newest_arrival_ms = 0.0
+        self._capacity: tuple[float | None] | None = None  # capacity_bps until the next feedback
         self._last_received: PacketResult | None = None
 
     def on_packet_sent(self, packet: SentPacket) -> None:
@@ -130,6 +131,7 @@ class FrameBudgetCoupler:
         while len(self._base) > 1 and now_ms - self._base[0][0] > BASE_DELAY_WINDOW_MS:
             self._base.popleft()
         self._add_busy_samples(received)
+        self._capacity = None  # the busy samples changed
         newest = max(received, key=lambda r: (r.sent_ms, r.transport_seq))
         anchor = self._anchor_sent_ms
         if anchor is not None and (newest.sent_ms, newest.transport_seq) <= (
@@ -174,7 +176,13 @@ class FrameBudgetCoupler:
         """The link's rate, cautiously: the lower of its busy rate over `capacity_window_ms`
         and the `cautious_quantile` of its busy rates in `cautious_bin_ms` slices of the last
         `cautious_history_ms` (on a steady link they agree; on a variable one the slow slices
-        are what the next frame may meet)."""
+        are what the next frame may meet). Kept until the next feedback: the pacer and every
+        frame ask, and only feedback changes it."""
+        if self._capacity is None:
+            self._capacity = (self._capacity_now(),)
+        return self._capacity[0]
+
+    def _capacity_now(self) -> float | None:
         cfg = self.config
         long = self.busy_rate_bps(cfg.capacity_window_ms)
         if long is None or cfg.cautious_quantile >= 1.0:
