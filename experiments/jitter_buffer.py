@@ -5,7 +5,7 @@
 jitterBufferMinimumDelay are sums in seconds over jitterBufferEmittedCount frames);
 `per_frame(before, after)` turns two samples into milliseconds per frame over the window
 between them, so the call's start-up does not count. The page is the demo page (its
-`window.callControl.peerConnection()`), driven by Playwright.
+`window.callControl.sampleStats()`), driven by Playwright.
 """
 
 from __future__ import annotations
@@ -13,24 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-# One sample of the first video inbound-rtp of the page's connection (null: none yet).
-JITTER_BUFFER_JS = """async () => {
-  const pc = window.callControl && window.callControl.peerConnection();
-  if (!pc) return null;
-  let sample = null;
-  (await pc.getStats()).forEach((r) => {
-    if (sample === null && r.type === "inbound-rtp" && r.kind === "video") {
-      sample = {
-        at_ms: performance.now(),
-        delay_s: r.jitterBufferDelay || 0,
-        target_s: r.jitterBufferTargetDelay || 0,
-        minimum_s: r.jitterBufferMinimumDelay || 0,
-        emitted: r.jitterBufferEmittedCount || 0,
-        frames_decoded: r.framesDecoded || 0,
-      };
-    }
-  });
-  return sample;
+# One sample, taken by the page's own getStats reader (app.js sampleStats, which the report's
+# per-call figure reads too); null while it has no video inbound-rtp.
+SAMPLE_JS = """async () => {
+  if (!window.callControl || !window.callControl.peerConnection()) return null;
+  await window.callControl.sampleStats();
+  const s = window.callStats[window.callStats.length - 1];
+  return s && s.jitterBufferEmittedCount != null ? s : null;
 }"""
 
 
@@ -69,10 +58,14 @@ class JitterBufferFigures:
 
 def read_jitter_buffer(page: Page) -> JitterBufferSample:
     """One sample from the demo page; ValueError when it receives no video yet."""
-    sample = page.evaluate(JITTER_BUFFER_JS)
-    if sample is None:
+    stats = page.evaluate(SAMPLE_JS)
+    if stats is None:
         raise ValueError("the page has no video inbound-rtp yet: sample once it decodes")
-    return JitterBufferSample(**sample)
+    return JitterBufferSample(
+        at_ms=stats["t"], delay_s=stats["jitterBufferDelay"] or 0.0,
+        target_s=stats["jitterBufferTargetDelay"] or 0.0,
+        minimum_s=stats["jitterBufferMinimumDelay"] or 0.0,
+        emitted=stats["jitterBufferEmittedCount"], frames_decoded=stats["framesDecoded"])
 
 
 def per_frame(before: JitterBufferSample, after: JitterBufferSample) -> JitterBufferFigures:
