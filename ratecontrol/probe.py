@@ -59,7 +59,7 @@ class ProbeController:
         self.ceiling_bps = math.inf
         self._last_ramp_ms: float | None = None
         self._normal_since_ms: float | None = None
-        self._wait_ms = RECOVERY_WAIT_MS  # calm needed before a waiting recovery ramps
+        self._after_silence = False  # the waiting recovery follows a feedback timeout
         self._recent: deque[tuple[float, float]] = deque()  # (time, estimate), decreasing
 
     def start(self, now_ms: float, ceiling_bps: float | None = None) -> None:
@@ -72,14 +72,14 @@ class ProbeController:
         self._last_ramp_ms = None
 
     def arm_recovery(self, ceiling_bps: float) -> None:
-        """Ramp back towards `ceiling_bps` once the detector is NORMAL again (after a cut that
-        did not come from the detector, e.g. a feedback timeout)."""
+        """Ramp back towards `ceiling_bps` at the first feedback with no over-use (after a cut
+        that did not come from the detector: a feedback timeout)."""
         if self.state is ProbeState.WAITING:
             self.ceiling_bps = max(self.ceiling_bps, ceiling_bps)
         else:
             self.state = ProbeState.WAITING
             self.ceiling_bps = ceiling_bps
-        self._wait_ms = 0.0
+        self._after_silence = True
         self._normal_since_ms = None
         self._recent.clear()
 
@@ -89,14 +89,13 @@ class ProbeController:
                 self.stop()
             self._normal_since_ms = None
             return
-        if usage is BandwidthUsage.NORMAL:
-            if self._normal_since_ms is None:
-                self._normal_since_ms = now_ms
-        elif self._wait_ms > 0.0:
-            self._normal_since_ms = None
-        if self.state is ProbeState.WAITING and (
-            self._wait_ms == 0.0 or (self._normal_since_ms is not None
-                                     and now_ms - self._normal_since_ms >= self._wait_ms)):
+        if usage is not BandwidthUsage.NORMAL:
+            self._normal_since_ms = None  # under-use breaks a NORMAL streak
+        elif self._normal_since_ms is None:
+            self._normal_since_ms = now_ms
+        calm = self._normal_since_ms is not None and (
+            now_ms - self._normal_since_ms >= RECOVERY_WAIT_MS)
+        if self.state is ProbeState.WAITING and (self._after_silence or calm):
             self.start(now_ms, self.ceiling_bps)
 
     def on_estimate(self, estimate_bps: float, now_ms: float) -> None:
@@ -111,7 +110,7 @@ class ProbeController:
         ):
             self.state = ProbeState.WAITING
             self.ceiling_bps = RECOVERY_TARGET_RATIO * peak_bps
-            self._wait_ms = RECOVERY_WAIT_MS
+            self._after_silence = False
             self._normal_since_ms = None
             self._recent.clear()
         while self._recent and self._recent[-1][1] <= estimate_bps:
