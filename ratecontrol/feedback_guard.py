@@ -122,13 +122,15 @@ class FeedbackGuard:
         """`feedback` cut after its last received entry of a packet we sent (itself when
         it names no unsent packet; None when no part of it can be true)."""
         count = len(feedback.deltas_ticks)
-        if count == 0 or not FeedbackGuard._names_unsent(feedback, highest_sent):
+        if count == 0:
             return feedback
         if highest_sent is None or count > HALF_SEQ_SPACE:
             return None
         behind = (highest_sent - feedback.base_seq) % SEQ_MODULO  # base .. top, top included
         if seq_ahead(feedback.base_seq, highest_sent % SEQ_MODULO) or behind > highest_sent:
             return None  # all of it ahead, or a base before our first seq
+        if count <= behind + 1:
+            return feedback  # it ends at or before our highest: nothing unsent in it
         kept = list(feedback.deltas_ticks[:behind + 1])
         while kept and kept[-1] is None:  # a loss only a later arrival vouches for
             kept.pop()
