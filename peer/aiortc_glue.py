@@ -349,10 +349,7 @@ def _negotiate_transport_cc() -> None:
     module tables aiortc.codecs.HEADER_EXTENSIONS and CODECS, the same for every connection
     of the process (idempotent)."""
     for kind in ("video", "audio"):
-        extensions = aiortc.codecs.HEADER_EXTENSIONS[kind]
-        if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
-            extensions.append(RTCRtpHeaderExtensionParameters(TRANSPORT_CC_EXTENSION_ID,
-                                                              TRANSPORT_CC_URI))
+        _offer_extension(kind, TRANSPORT_CC_EXTENSION_ID, TRANSPORT_CC_URI)
         for codec in aiortc.codecs.CODECS[kind]:
             if codec.mimeType != "video/rtx" and not any(
                     f.type == "transport-cc" for f in codec.rtcpFeedback):
@@ -362,10 +359,14 @@ def _negotiate_transport_cc() -> None:
 def _negotiate_playout_delay() -> None:
     """Offer and accept the playout-delay extension for video, as Chromium does; packets
     carry it only when the call asks (send_playout_delay). Same tables as transport-cc."""
-    extensions = aiortc.codecs.HEADER_EXTENSIONS["video"]
-    if not any(e.uri == PLAYOUT_DELAY_URI for e in extensions):
-        extensions.append(RTCRtpHeaderExtensionParameters(PLAYOUT_DELAY_EXTENSION_ID,
-                                                          PLAYOUT_DELAY_URI))
+    _offer_extension("video", PLAYOUT_DELAY_EXTENSION_ID, PLAYOUT_DELAY_URI)
+
+
+def _offer_extension(kind: str, extension_id: int, uri: str) -> None:
+    """Put `uri` into aiortc's header-extension table for `kind` (once)."""
+    extensions = aiortc.codecs.HEADER_EXTENSIONS[kind]
+    if not any(e.uri == uri for e in extensions):
+        extensions.append(RTCRtpHeaderExtensionParameters(extension_id, uri))
 
 
 def wire_size(rtp_bytes: int) -> int:
