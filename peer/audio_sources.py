@@ -8,8 +8,6 @@ decoded is refused before the call, by name, and playing it costs no decoder thr
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import av
@@ -21,8 +19,8 @@ from aiortc.mediastreams import MediaStreamError
 from peer.audio_tone import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
+    PacedAudioTrack,
     ToneTrack,
-    next_frame,
     pcm_frame,
 )
 
@@ -108,10 +106,8 @@ class SessionAudioTrack(MediaStreamTrack):
         return frame
 
 
-class FileAudioTrack(MediaStreamTrack):
+class FileAudioTrack(PacedAudioTrack):
     """A decoded sound file, looped, paced to the wall clock in 20 ms frames."""
-
-    kind = "audio"
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -119,19 +115,7 @@ class FileAudioTrack(MediaStreamTrack):
         pcm = decode_file(path)
         pad = -len(pcm) % FRAME_SAMPLES  # whole frames: the loop stays on the frame grid
         self._pcm = np.concatenate([pcm, np.zeros(pad, dtype=np.int16)])
-        self._t0 = time.time()
-        self._next_frame: int | None = None
-        self.frames_sent = 0
 
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        now = time.time()
-        index = next_frame(self._next_frame, now - self._t0)
-        ready_at = self._t0 + (index + 1) * FRAME_SAMPLES / SAMPLE_RATE
-        if ready_at > now:
-            await asyncio.sleep(ready_at - now)
-        self._next_frame = index + 1
-        self.frames_sent += 1
+    def frame(self, index: int) -> av.AudioFrame:
         start = index * FRAME_SAMPLES % len(self._pcm)
         return pcm_frame(self._pcm[start:start + FRAME_SAMPLES], index * FRAME_SAMPLES)

@@ -31,7 +31,11 @@ FULL_SCALE = 32767
 MAX_BACKLOG_FRAMES = 10
 
 
-class ToneTrack(MediaStreamTrack):
+class PacedAudioTrack(MediaStreamTrack):
+    """An audio track on a timeline from `t0` (wall clock): frame k is handed over when its
+    last sample is captured, late frames as from a microphone's buffer (see `next_frame`).
+    A subclass says what frame k holds."""
+
     kind = "audio"
 
     def __init__(self, t0: float | None = None) -> None:
@@ -39,6 +43,9 @@ class ToneTrack(MediaStreamTrack):
         self.t0 = time.time() if t0 is None else t0
         self._next_frame: int | None = None  # None: the first frame is the one now due
         self.frames_sent = 0
+
+    def frame(self, index: int) -> av.AudioFrame:
+        raise NotImplementedError
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -51,6 +58,11 @@ class ToneTrack(MediaStreamTrack):
             await asyncio.sleep(ready_at - now)
         self._next_frame = index + 1
         self.frames_sent += 1
+        return self.frame(index)
+
+
+class ToneTrack(PacedAudioTrack):
+    def frame(self, index: int) -> av.AudioFrame:
         return tone_frame(index * FRAME_SAMPLES)
 
 

@@ -40,8 +40,8 @@ from peer.aiortc_glue import (
 )
 from peer.audio_receiver import AudioReceiver
 from peer.audio_sinks import open_audio_sink
-from peer.audio_sources import FileAudioTrack, open_audio_source
-from peer.audio_tone import ToneTrack
+from peer.audio_sources import open_audio_source
+from peer.audio_tone import PacedAudioTrack
 from peer.call_signaling import CallSignaling
 from peer.call_summary import CallEnd, SentTotals, call_summary
 from peer.clock import Clock
@@ -244,7 +244,7 @@ class Call:
         """What this side sent (the other side's summary measures how it arrived)."""
         sent: dict[str, Any] = {"frames_captured": self.source.frames_captured,
                                 **self._sent_total()}
-        if isinstance(self.audio_track, ToneTrack | FileAudioTrack):
+        if isinstance(self.audio_track, PacedAudioTrack):  # a mic's frames are not counted
             sent["audio_frames_sent"] = self.audio_track.frames_sent
         if self.session.controller is not None:
             sent["target_kbps_final"] = round(self.session.controller.target_bps() / 1000, 1)
