@@ -8,6 +8,8 @@ decoded is refused before the call, by name, and playing it costs no decoder thr
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -34,16 +36,17 @@ class AudioSourceError(Exception):
     """An audio source that cannot be opened; the message says what to do."""
 
 
-def open_audio_source(spec: str, t0: float | None = None) -> MediaStreamTrack | None:
+def open_audio_source(spec: str, t0: float | None = None,
+                      wall_s: Callable[[], float] = time.time) -> MediaStreamTrack | None:
     """The track `--audio spec` sends (None for `none`). `t0`: the tone's timeline start,
-    the video source's t0 when it has one (see peer.audio_tone)."""
+    the video source's t0 when it has one (see peer.audio_tone); `wall_s`: the call's clock."""
     if spec == "none":
         return None
     if spec == "tone":
-        return ToneTrack(t0)
+        return ToneTrack(t0, wall_s)
     if spec == "mic":
         return open_microphone()
-    return FileAudioTrack(Path(spec))
+    return FileAudioTrack(Path(spec), wall_s)
 
 
 def open_microphone() -> MediaStreamTrack:
@@ -109,8 +112,8 @@ class SessionAudioTrack(MediaStreamTrack):
 class FileAudioTrack(PacedAudioTrack):
     """A decoded sound file, looped, paced to the wall clock in 20 ms frames."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
+    def __init__(self, path: Path, wall_s: Callable[[], float] = time.time) -> None:
+        super().__init__(wall_s=wall_s)
         self.path = path
         pcm = decode_file(path)
         pad = -len(pcm) % FRAME_SAMPLES  # whole frames: the loop stays on the frame grid

@@ -15,6 +15,7 @@ import asyncio
 import fractions
 import math
 import time
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -34,13 +35,16 @@ MAX_BACKLOG_FRAMES = 10
 class PacedAudioTrack(MediaStreamTrack):
     """An audio track on a timeline from `t0` (wall clock): frame k is handed over when its
     last sample is captured, late frames as from a microphone's buffer (see `next_frame`).
-    A subclass says what frame k holds."""
+    A subclass says what frame k holds. `wall_s`: the call's clock (peer.clock.Clock.wall_s),
+    which the video sources keep too."""
 
     kind = "audio"
 
-    def __init__(self, t0: float | None = None) -> None:
+    def __init__(self, t0: float | None = None,
+                 wall_s: Callable[[], float] = time.time) -> None:
         super().__init__()
-        self.t0 = time.time() if t0 is None else t0
+        self._wall_s = wall_s
+        self.t0 = wall_s() if t0 is None else t0
         self._next_frame: int | None = None  # None: the first frame is the one now due
         self.frames_sent = 0
 
@@ -50,7 +54,7 @@ class PacedAudioTrack(MediaStreamTrack):
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        now = time.time()
+        now = self._wall_s()
         # The next frame, or the oldest one a microphone's buffer would still hold.
         index = next_frame(self._next_frame, now - self.t0)
         ready_at = self.t0 + (index + 1) * FRAME_SAMPLES / SAMPLE_RATE

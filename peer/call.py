@@ -120,7 +120,7 @@ class Call:
         # The tone's timeline starts at the video's t0, which the other side already gets.
         video_clock = self.source.clock
         self.audio_track = open_audio_source(
-            config.audio, video_clock.t0 if video_clock is not None else None)
+            config.audio, video_clock.t0 if video_clock is not None else None, self.clock.wall_s)
         self.audio = AudioReceiver(
             open_audio_sink(config.audio_sink), self.metrics, self.clock.wall_s,
             lambda: self.receiver.remote_clock.t0 if self.receiver.remote_clock else None,
