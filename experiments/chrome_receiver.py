@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 
@@ -34,8 +33,8 @@ from experiments.chrome_sender import (
     CONNECT_TIMEOUT_S,
     STAMP_SCRIPT,
     CaptureLog,
-    cache_dir,
-    source_file,
+    exported_source,
+    page_url,
 )
 from experiments.page_frames import (
     CaptureTime,
@@ -54,13 +53,6 @@ STATS_MS = 500  # the page's getStats interval; it samples once more on the send
 CLOCK_TRIES = 7  # page clock readings per tie; the quickest round trip is kept
 END_TIMEOUT_S = 15.0  # for the sender's bye to reach the page
 Sender = Callable[[], tuple[str, str]]  # runs the whole send side; (status, reason)
-
-
-def page_url(signaling: Service, netem: Service, room: str, ice_user: str, extra: str) -> str:
-    """The demo page in `room`, relay-only through netem as `ice_user` (NAME:PASSWORD)."""
-    return (signaling.address.replace("ws://", "http://").removesuffix("/ws")
-            + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"
-            + f"&ice_user={quote(ice_user, safe=':')}&stats=0&stats_ms={STATS_MS}{extra}")
 
 
 def read_clock(page: Any, tries: int = CLOCK_TRIES) -> tuple[float, float, float]:
@@ -92,12 +84,9 @@ def run_chrome_receiver(folder: Path, signaling: Service, netem: Service, room: 
     exported = None
     if send is None:
         try:
-            exported = source_file(cache_dir(), source)
+            exported = exported_source(source)
         except SourceError as exc:
             return "failed", str(exc)
-        except OSError as exc:
-            return "failed", (f"cannot export {source} for Chromium into {cache_dir()}: {exc}; "
-                              "free disk space or set XDG_CACHE_HOME")
         args.append(f"--use-file-for-fake-video-capture={exported.path}")
     sent: dict[str, Any] = {}
     try:
@@ -107,7 +96,8 @@ def run_chrome_receiver(folder: Path, signaling: Service, netem: Service, room: 
             try:
                 page = browser.new_page()
                 page.goto(page_url(signaling, netem, room, receiver_user,
-                                   f"&camera=0&stamps=1&ssim_every={SSIM_EVERY}"))
+                                   f"&stats_ms={STATS_MS}&camera=0&stamps=1"
+                                   f"&ssim_every={SSIM_EVERY}"))
                 page.wait_for_function("window.callState && window.callState.phase === 'waiting'",
                                        timeout=CONNECT_TIMEOUT_S * 1000)
                 readings = [read_clock(page)]
@@ -140,7 +130,7 @@ def _send_from_page(browser: Any, signaling: Service, netem: Service, room: str,
     """A second page plays the exported file (the chrome controller's page) for the call."""
     page = browser.new_page()
     page.add_init_script(path=str(STAMP_SCRIPT))
-    page.goto(page_url(signaling, netem, room, sender_user, ""))
+    page.goto(page_url(signaling, netem, room, sender_user, f"&stats_ms={STATS_MS}"))
     page.wait_for_function("window.callState.connectionState === 'connected'",
                            timeout=CONNECT_TIMEOUT_S * 1000)
     time.sleep(duration_s)

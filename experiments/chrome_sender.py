@@ -86,6 +86,27 @@ def source_file(cache: Path, source: str = "testpattern") -> ExportedSource:
     return ExportedSource(path, len(clip), clip.fps)
 
 
+def exported_source(source: str) -> ExportedSource:
+    """`source` exported for Chromium's file camera (source_file in the cache); SourceError
+    in one line when it cannot be made, so that only this call fails."""
+    from peer.file_source import SourceError
+
+    try:
+        return source_file(cache_dir(), source)
+    except OSError as exc:
+        raise SourceError(f"cannot export {source} for Chromium into {cache_dir()}: {exc}; "
+                          "free disk space or set XDG_CACHE_HOME") from exc
+
+
+def page_url(signaling: Service, netem: Service, room: str, ice_user: str,
+             extra: str = "") -> str:
+    """The demo page in `room`, relay-only through netem as `ice_user` (NAME:PASSWORD),
+    charts hidden; `extra`: more of the query (`&key=value...`)."""
+    return (signaling.address.replace("ws://", "http://").removesuffix("/ws")
+            + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"
+            + f"&ice_user={quote(ice_user, safe=':')}&stats=0{extra}")
+
+
 def receiver_flags(source: str = "testpattern") -> list[str]:
     """Flags telling our receiving peer what Chromium's looping file holds."""
     name = clip_name(source)
@@ -108,16 +129,10 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
     from peer.file_source import SourceError
 
     try:
-        exported = source_file(cache_dir(), source)
-    except SourceError as exc:
+        exported = exported_source(source)
+    except SourceError as exc:  # this call fails; the other controllers' calls still run
         return "failed", str(exc)
-    except OSError as exc:  # this call fails; the other controllers' calls still run
-        return "failed", (f"cannot export {source} for Chromium into {cache_dir()}: {exc}; "
-                          "free disk space or set XDG_CACHE_HOME")
     video = exported.path
-    page_url = (signaling.address.replace("ws://", "http://").removesuffix("/ws")
-                + f"/?room={room}&autojoin=1&relay=1&ice=turn:{netem.address}"
-                + f"&ice_user={quote(ice_user, safe=':')}&stats=0")
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -126,7 +141,7 @@ def run_chrome_sender(folder: Path, signaling: Service, netem: Service, room: st
             try:
                 page = browser.new_page()
                 page.add_init_script(path=str(STAMP_SCRIPT))
-                page.goto(page_url)
+                page.goto(page_url(signaling, netem, room, ice_user))
                 page.wait_for_function(
                     "window.callState && window.callState.connectionState === 'connected'",
                     timeout=CONNECT_TIMEOUT_S * 1000)
