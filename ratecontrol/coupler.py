@@ -31,9 +31,21 @@ the path takes without building a queue, and a frame is skipped rather than queu
   feedback shows, projected to now, is longer than `skip_queue_delay_ms` plus what the
   intended queue and frame take. Projected: a queue's wait shrinks by one ms per ms whatever
   the link's rate, and grows by what was sent since, counted `skip_wait_margin` times at the
-  measured link rate (which lags a slowing link). Keyframes: at most `max_keyframe_ms` of the
-  rate minus the queue. With no feedback for `STALE_FEEDBACK_MS`: one `min_frame_bytes` frame
-  per `stale_frame_interval_ms` and nothing else (whatever credit the silence built up).
+  measured link rate (which lags a slowing link). When that congestion is short (a frame
+  sent now would wait at most `congested_frame_max_wait_ms`) and the link is not slow (the
+  frame is at most `CONGESTED_FRAME_SHARE` of a frame interval's drain), a
+  `congested_frame_bytes` frame is sent instead of none: it is seen behind the queue either
+  way, and skipped it would be seen only as the next frame (Salsify's signal delay charges
+  the skip). Measured in the simulator (60 s, 20 ms), p95 signal delay with headroom.py on:
+  `cellular` 85 -> 74 ms, Verizon-LTE-short 139 -> 113 ms, for 0.1-0.7 dB of SSIM (a small
+  frame is a poor picture); with no wait limit ATT-LTE-driving lost 1.4 dB to small frames
+  shown seconds late after its outage, hence the limit. Keyframes: at most `max_keyframe_ms`
+  of the rate minus the queue. With no feedback for `STALE_FEEDBACK_MS`: one
+  `min_frame_bytes` frame per `stale_frame_interval_ms` and nothing else (whatever credit the
+  silence built up).
+* Expected wait: the first packet of each frame is reported (`on_packet_sent`) with the wait
+  the queue model gives it, so that headroom.py can tell a link that kept its rate from one
+  that did not.
 """
 
 from __future__ import annotations
@@ -55,6 +67,7 @@ FEEDBACK_GRACE_MS = 100.0  # drain is credited at most this long past the newest
 MIN_USEFUL_FRACTION = 0.05
 MAX_CREDIT_FRAMES = 1.0  # a skipped frame's share does not pass on: a double frame queues
 MAX_TRACKED_PACKETS = 20_000
+CONGESTED_FRAME_SHARE = 0.1  # a frame sent while congested takes at most this of the link
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,8 @@ class CouplerConfig:
     # see the module doc for why that is the default)
     stale_frame_interval_ms: float = 1000.0  # while feedback is stale: one small frame per this
     max_credit_frames: float = MAX_CREDIT_FRAMES  # a skipped frame's share passes on, to this
+    congested_frame_bytes: int = 300  # while congested, a frame this small rather than none,
+    congested_frame_max_wait_ms: float = 250.0  # ... when the wait it meets is at most this
 
 
 class FrameBudgetCoupler:
@@ -85,19 +100,31 @@ class FrameBudgetCoupler:
         self._anchor_queue_ms = 0.0
         self._last_feedback_ms: float | None = None
         self._last_frame_ms: float | None = None
-        self._unsent: deque[float] = deque()  # per encoded frame: bytes not yet sent
+        self._unsent: deque[float] = deque()  # per encoded frame: bytes not yet sent ...
+        self._frame_sizes: deque[float] = deque()  # ... of its whole size
+        self._drain_bps = 1.0  # the rate the last budget drained the queue at
         self.queue_delay_ms = 0.0
         self._busy: deque[tuple[float, int, float]] = deque()  # (arrival, bytes, busy gap ms)
         self._newest_arrival_ms = 0.0
         self._capacity: tuple[float | None] | None = None  # capacity_bps until the next feedback
         self._last_received: PacketResult | None = None
 
-    def on_packet_sent(self, packet: SentPacket) -> None:
+    def on_packet_sent(self, packet: SentPacket) -> float | None:
+        """Counts the packet in the queue. When it is the first of a frame: the wait at the
+        bottleneck the frame's budget expected (ms), else None."""
         if not math.isfinite(packet.sent_ms):
-            return
+            return None
+        expected = None
+        if not packet.is_audio and self._unsent and self._unsent[0] == self._frame_sizes[0]:
+            # What is queued ahead of it, and two packets' time: a link serves in whole slots,
+            # so the packet may wait for its own and for one it just missed.
+            ahead = self.queued_bytes(self._drain_bps, packet.sent_ms) - self.pacer_backlog_bytes()
+            expected = 8000.0 * (max(ahead, 0.0) + 2 * packet.size_bytes) / self._drain_bps
         self._sent.append(packet)
         if len(self._sent) > MAX_TRACKED_PACKETS:  # feedback never came: forget the oldest
             self._sent.popleft()
+        if packet.is_audio or not self._unsent:
+            return None  # sound is no part of a frame
         # Packets carry headers too: a frame is done once its payload's worth has left.
         left = float(max(packet.size_bytes, 0))
         while left > 0 and self._unsent:
@@ -106,11 +133,23 @@ class FrameBudgetCoupler:
             left -= taken
             if self._unsent[0] <= 0:
                 self._unsent.popleft()
+                self._frame_sizes.popleft()
                 break
+        return expected
 
     def on_frame_encoded(self, size_bytes: int) -> None:
         if size_bytes > 0:
             self._unsent.append(float(size_bytes))
+            self._frame_sizes.append(float(size_bytes))
+
+    def base_delay_ms(self) -> float | None:
+        """The smallest one-way delay of the last `BASE_DELAY_WINDOW_MS`: the empty path's."""
+        return self._base[0][1] if self._base else None
+
+    def feedback_flowing(self, now_ms: float) -> bool:
+        return self._last_feedback_ms is not None and (
+            now_ms - self._last_feedback_ms <= STALE_FEEDBACK_MS
+        )
 
     def pacer_backlog_bytes(self) -> float:
         return sum(self._unsent)
@@ -280,6 +319,7 @@ class FrameBudgetCoupler:
             allowed_queue = max(capacity_bps / 8000.0 * cfg.target_delay_ms,
                                 float(cfg.min_queue_bytes))
         queued = self.queued_bytes(drain_bps, now_ms)
+        self._drain_bps = max(drain_bps, 1.0)
         refresh = now_ms % BASE_REFRESH_INTERVAL_MS < BASE_REFRESH_DURATION_MS
         if refresh and self._anchor_sent_ms is not None:  # (before any feedback: no queue)
             # Let the queue empty, so that the base delay shows; frames smaller for a moment,
@@ -299,7 +339,8 @@ class FrameBudgetCoupler:
             now_ms - self._last_feedback_ms < FEEDBACK_GRACE_MS
         )
         limit_ms = cfg.skip_queue_delay_ms + cfg.skip_queue_scale * intended_ms
-        if flowing and self.projected_wait_ms(capacity_bps, now_ms) > limit_ms:
+        projected_ms = self.projected_wait_ms(capacity_bps, now_ms)
+        if flowing and projected_ms > limit_ms:
             budget = 0.0  # the path is congested now, whatever the rate estimates say
         stale = self._last_feedback_ms is not None and (
             now_ms - self._last_feedback_ms > STALE_FEEDBACK_MS
@@ -307,6 +348,13 @@ class FrameBudgetCoupler:
         nominal = rate_bytes_per_ms * interval_ms
         keyframe_cap = rate_bytes_per_ms * cfg.max_keyframe_ms - queued
         minimum = min(max(cfg.min_frame_bytes, MIN_USEFUL_FRACTION * nominal), nominal)
+        congested_frame = float(cfg.congested_frame_bytes)
+        # The wait a frame sent now meets, by the newest report or by the bytes queued.
+        meets_ms = max(projected_ms, 8000.0 * queued / max(drain_bps, 1.0))
+        if budget < minimum and meets_ms <= cfg.congested_frame_max_wait_ms and (
+            0 < congested_frame <= CONGESTED_FRAME_SHARE * drain_bps / 8000.0 * interval_ms
+        ):
+            budget = minimum = congested_frame
         if stale:  # no word from the receiver: a sign of life now and then, nothing more
             last = self._last_frame_ms
             if last is None or now_ms - last >= cfg.stale_frame_interval_ms:

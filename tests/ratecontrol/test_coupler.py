@@ -51,7 +51,9 @@ def test_a_link_faster_than_the_sender_gives_no_capacity_estimate() -> None:
 
 
 def test_queued_bytes_reduce_the_budget_and_a_long_queue_skips() -> None:
-    coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
+    coupler = FrameBudgetCoupler(
+        CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0, congested_frame_bytes=0)
+    )
     # First packet: base delay 20 ms. Then 30 KB sent in one burst at 100 ms into a 1 Mbit/s
     # link: feedback about its first packets shows them waiting.
     coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
@@ -86,12 +88,54 @@ def test_skipped_frames_give_no_credit_by_default_and_up_to_the_configured_share
 
 
 def test_pacer_backlog_counts_as_queued() -> None:
-    coupler = FrameBudgetCoupler()
+    coupler = FrameBudgetCoupler(CouplerConfig(congested_frame_bytes=0))
     coupler.on_frame_encoded(10_000)
     coupler.on_packet_sent(SentPacket(0, 1250, 0.0))
     assert coupler.pacer_backlog_bytes() == 8750
     d = coupler.decide(1_200_000, None, None, 0.0, FRAME_MS)
     assert not d.send  # 5000-byte budget, 8750 still waiting to leave plus 1250 in flight
+
+
+def _queue_of(coupler: FrameBudgetCoupler, wait_ms: float) -> None:
+    """Base delay 20 ms; then, at 100 ms, `wait_ms` worth of 1200-byte packets into a 1 Mbit/s
+    link (9.6 ms each), of which the first was just acknowledged at 120 ms."""
+    coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
+    coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
+    results, _ = _through_link(coupler, 1, 100.0, [1200] * int(wait_ms / 9.6), 1_000_000, 0.0)
+    coupler.on_feedback(results[:1], 130.0)
+
+
+def test_a_short_congestion_gets_a_small_frame_rather_than_a_skip() -> None:
+    # The frame is seen behind the queue either way; skipped, it is seen only as the next one.
+    coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
+    _queue_of(coupler, 200.0)
+    d = coupler.decide(1_000_000, 1_000_000, None, 131.0, FRAME_MS)
+    assert d.send and d.target_bytes == coupler.config.congested_frame_bytes
+
+
+def test_a_long_congestion_or_a_slow_link_still_skips() -> None:
+    # Seconds behind (an outage's aftermath), a small frame helps no delay and shows a poor
+    # picture; on a slow link 300 bytes a frame would be too much of what drains.
+    coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
+    _queue_of(coupler, 500.0)
+    assert not coupler.decide(1_000_000, 1_000_000, None, 131.0, FRAME_MS).send
+    coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
+    _queue_of(coupler, 200.0)
+    assert not coupler.decide(50_000, 50_000, None, 131.0, FRAME_MS).send
+
+
+def test_the_first_packet_of_a_frame_reports_the_wait_its_frame_expects() -> None:
+    coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
+    _queue_of(coupler, 96.0)  # ten packets at 100 ms: nine still queued at 130 ms
+    d = coupler.decide(1_000_000, 1_000_000, None, 131.0, FRAME_MS)
+    coupler.on_frame_encoded(2400)
+    first = coupler.on_packet_sent(SentPacket(11, 1200, 131.0))
+    second = coupler.on_packet_sent(SentPacket(12, 1200, 131.0))
+    assert d.send and second is None
+    # Behind the acknowledged packet (it left the link at 109.6 ms): 9 x 1200 bytes, drained
+    # for 21.4 ms by 131 ms; plus two packets' time.
+    assert first == pytest.approx((9 * 1200 - 21.4 * 125 + 2 * 1200) * 8 / 1000, abs=0.5)
+    assert coupler.on_packet_sent(SentPacket(13, 160, 132.0, is_audio=True)) is None
 
 
 def test_stale_feedback_allows_one_small_frame_per_second() -> None:
