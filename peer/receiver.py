@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -43,9 +42,8 @@ class Sink(Protocol):
 
 
 class FrameReceiver:
-    def __init__(self, sink: Sink, metrics: MetricsLog, decode_log: DecodeLog,
-                 measure_quality: bool = True,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, sink: Sink, metrics: MetricsLog, decode_log: DecodeLog, *,
+                 wall_clock: Callable[[], float], measure_quality: bool = True) -> None:
         self.sink = sink
         self._wall_clock = wall_clock  # the call's clock (peer.clock), mapped to wall time
         self.metrics = metrics

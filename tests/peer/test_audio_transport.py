@@ -29,7 +29,8 @@ CALL_S = 4.0
 
 
 def parts(clock: Clock, audio: ToneTrack | None) -> CallParts:
-    receiver = FrameReceiver(NullSink(), MetricsLog(None), DecodeLog(), measure_quality=False)
+    receiver = FrameReceiver(NullSink(), MetricsLog(None), DecodeLog(), wall_clock=clock.wall_s,
+                             measure_quality=False)
     return CallParts(clock, TestPatternSource(clock, 160, 120), receiver, DecodeLog(),
                      ReceiveGuardStats(), HostCandidates.LOOPBACK, audio)
 

