@@ -7,8 +7,8 @@ peer/vp8_encoder.py configures it (speed 6, quantizer 2..56), and fits what the 
 needs (experiments.sim.content.ContentProfile):
 
 - SSIM and PSNR (peer.quality, luma, against the stamped source frame) against bits per
-  pixel: `a + b·ln(bpp)` by least squares over delta frames after rate control settled, at
-  0.1–6.4 Mbit/s;
+  pixel: one point per rate (0.1–6.4 Mbit/s), the means over delta frames after rate control
+  settled, printed as the profile's `quality_curve`;
 - delta_sigma: the spread, std of ln(size / mean size), of delta-frame sizes at one rate;
 - keyframe_ratio: a keyframe's size over a delta frame's at the same quantizer (so the same
   quality), the median over quantizers 8..56, with a keyframe forced every 30 frames.
@@ -106,14 +106,6 @@ def keyframe_ratio(content: Content, fps: float, quantizer: int, frames: int) ->
     return float(np.mean(keys) / np.mean(deltas)) if keys and deltas else math.nan
 
 
-def fit(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares (a, b) of y = a + b·ln(x)."""
-    x = np.log([p[0] for p in points])
-    y = np.array([p[1] for p in points])
-    b, a = np.polyfit(x, y, 1)
-    return float(a), float(b)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.sim.fit_quality",
                                      description=__doc__.splitlines()[0])
@@ -126,26 +118,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{args.source}: {content.width}x{content.height} at {fps:g} fps")
-    all_points, sigmas = [], []
+    curve, sigmas = [], []
     for bitrate in BITRATES_BPS:
         points = measure(content, fps, bitrate, args.frames)
         if not points:
             continue
-        all_points += points
+        curve.append(tuple(float(np.mean([p[i] for p in points])) for i in range(3)))
         sigmas.append(float(np.std(np.log([p[0] for p in points]))))
-        print(f"{bitrate / 1000:6.0f} kbit/s: bpp {np.mean([p[0] for p in points]):.4f}  "
-              f"SSIM {np.mean([p[1] for p in points]):5.2f} dB  "
-              f"PSNR {np.mean([p[2] for p in points]):5.2f} dB  ({len(points)} frames)")
+        bpp, ssim, psnr = curve[-1]
+        print(f"{bitrate / 1000:6.0f} kbit/s: bpp {bpp:.4f}  SSIM {ssim:5.2f} dB  "
+              f"PSNR {psnr:5.2f} dB  ({len(points)} frames)")
     ratios = [keyframe_ratio(content, fps, q, max(args.frames, 2 * KEYFRAME_EVERY + 1))
               for q in QUANTIZERS]
     print("keyframe/delta size at quantizer " + ", ".join(
         f"{q}: {r:.1f}" for q, r in zip(QUANTIZERS, ratios, strict=True)))
-    a, b = fit([(p[0], p[1]) for p in all_points])
-    pa, pb = fit([(p[0], p[2]) for p in all_points])
     sigma, ratio = float(np.median(sigmas)), float(np.nanmedian(ratios))
-    print(f"ssim_db = {a:.2f} + {b:.2f}·ln(bpp)   psnr_db = {pa:.2f} + {pb:.2f}·ln(bpp)   "
-          f"delta_sigma {sigma:.2f}   keyframe_ratio {ratio:.1f}")
-    return 0 if math.isfinite(a + b + pa + pb + sigma + ratio) else 1
+    curve.sort()
+    print("quality_curve = (" + ", ".join(
+        f"({bpp:.3f}, {ssim:.2f}, {psnr:.2f})" for bpp, ssim, psnr in curve) + ")")
+    print(f"delta_sigma {sigma:.2f}   keyframe_ratio {ratio:.1f}")
+    finite = all(math.isfinite(v) for point in curve for v in point)
+    return 0 if len(curve) >= 2 and finite and math.isfinite(sigma + ratio) else 1
 
 
 if __name__ == "__main__":

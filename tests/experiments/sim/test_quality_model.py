@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from experiments.sim.content import BIKES, TEST_PATTERN, content_profile
+from experiments.sim.content import BIKES, TEST_PATTERN, ContentProfile, content_profile
 from experiments.sim.quality_model import bits_per_pixel, psnr_db, ssim_db
 
 
@@ -14,15 +14,22 @@ def test_monotone_and_anchored() -> None:
     assert ssims[0] < ssims[-1] and psnrs[0] < psnrs[-1]
     # Measured points (experiments/sim/content.py): 1600 kbit/s (0.182 bpp) -> 17.89 dB SSIM,
     # 46.26 dB PSNR; 6400 kbit/s (0.535 bpp) -> 19.19 dB SSIM.
-    assert abs(ssim_db(0.182) - 17.89) < 1.0
-    assert abs(psnr_db(0.182) - 46.26) < 1.0
-    assert abs(ssim_db(0.535) - 19.19) < 1.0
+    assert ssim_db(0.182) == pytest.approx(17.89)
+    assert psnr_db(0.182) == pytest.approx(46.26)
+    assert ssim_db(0.535) == pytest.approx(19.19)
+    # between points: straight in ln(bpp) (0.09 bpp -> 17.36, 0.182 -> 17.89)
+    assert ssim_db(math.sqrt(0.09 * 0.182)) == pytest.approx((17.36 + 17.89) / 2)
+
+
+def test_a_profile_needs_increasing_points() -> None:
+    with pytest.raises(ValueError, match="increasing, positive bits per pixel"):
+        ContentProfile("x", 64, 48, 30.0, ((0.2, 15.0, 40.0), (0.1, 14.0, 39.0)))
 
 
 def test_bikes_profile_follows_its_own_encodes() -> None:
     # bikes at 1600 kbit/s: 0.456 bpp -> 22.80 dB SSIM, 50.14 dB PSNR
-    assert abs(ssim_db(0.456, BIKES) - 22.80) < 1.0
-    assert abs(psnr_db(0.456, BIKES) - 50.14) < 1.0
+    assert ssim_db(0.456, BIKES) == pytest.approx(22.80)
+    assert psnr_db(0.456, BIKES) == pytest.approx(50.14)
     assert ssim_db(0.2, BIKES) > ssim_db(0.2, TEST_PATTERN)  # no sensor noise to code
     assert (BIKES.width_px, BIKES.height_px, BIKES.fps) == (640, 272, 25.0)
 
