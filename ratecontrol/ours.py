@@ -26,9 +26,9 @@ capacity, 29.9 fps; const-2mbps 90 -> 78 / 26 at 88 %; TMobile-UMTS-driving 3571
 whatever was queued when it began, so every sender freezes through it (gcc 9874, aiortc
 7904). SSIM stays above every baseline's but gcc's on ATT with clip:bikes (0.7 dB below).
 Then (2026-12-02, same settings) the adaptive share and small frames in short congestions:
-`cellular` 128 -> 74 / 37 (SSIM -1.1 dB in the simulator's model), Verizon-LTE-short
-187 -> 113 / 52, TMobile unchanged, ATT 7370 -> 7307, const-1mbps 87 / 32 at 92 %,
-const-2mbps 82 / 26 at 91 %.
+`cellular` 128 -> 74 / 37 (SSIM 17.88 -> 17.03 dB), Verizon-LTE-short 187 -> 113 / 52
+(18.07 -> 17.12 dB), TMobile unchanged, ATT 7370 -> 7307 (18.45 -> 17.88 dB), const-1mbps
+87 / 32 at 92 %, const-2mbps 82 / 26 at 91 %. Real calls: headroom.py's doc.
 """
 
 from __future__ import annotations
