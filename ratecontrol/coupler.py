@@ -32,19 +32,19 @@ the path takes without building a queue, and a frame is skipped rather than queu
   intended queue and frame take. Projected: a queue's wait shrinks by one ms per ms whatever
   the link's rate, and grows by what was sent since, counted `skip_wait_margin` times at the
   measured link rate (which lags a slowing link). When that congestion is short (a frame
-  sent now would wait at most `congested_frame_max_wait_ms`), the feedback is fresh (within
-  `FEEDBACK_GRACE_MS`: a silence may be an outage's start, where each small frame is one more
-  packet behind it) and the link is not slow (the frame is at most `CONGESTED_FRAME_SHARE`
-  of a frame interval's drain), a `congested_frame_bytes` frame is sent instead of none: it
-  is seen behind the queue either way, and skipped it would be seen only as the next frame
-  (Salsify's signal delay charges the skip). Measured in the simulator (60 s, 20 ms), p95
-  signal delay with headroom.py on: `cellular` 85 -> 74 ms, Verizon-LTE-short 139 -> 113 ms,
-  for 0.1-0.7 dB of SSIM (a small frame is a poor picture); with no wait limit
-  ATT-LTE-driving lost 1.4 dB to small frames shown seconds late after its outage, hence the
-  limit; the silence rule took ATT from 7,307 to 7,244 ms. Keyframes: at most `max_keyframe_ms`
-  of the rate minus the queue. With no feedback for `STALE_FEEDBACK_MS`: one
-  `min_frame_bytes` frame per `stale_frame_interval_ms` and nothing else (whatever credit the
-  silence built up).
+  sent now would wait at most `congested_frame_max_wait_ms`), feedback came in the last
+  `CONGESTED_FRAME_SILENCE_MS` (five feedback intervals: a silence may be an outage's start,
+  where each small frame is one more packet behind it) and the link is not slow (the frame
+  is at most `CONGESTED_FRAME_SHARE` of a frame interval's drain), a `congested_frame_bytes`
+  frame is sent instead of none: it is seen behind the queue either way, and skipped it
+  would be seen only as the next frame (Salsify's signal delay charges the skip). Measured
+  in the simulator (60 s, 20 ms), p95 signal delay with headroom.py on: `cellular` 85 -> 74
+  ms, Verizon-LTE-short 139 -> 113 ms, for 0.1-0.7 dB of SSIM (a small frame is a poor
+  picture); with no wait limit ATT-LTE-driving lost 1.4 dB to small frames shown seconds
+  late after its outage, hence the limit; the silence rule took ATT from 7,307 to 7,246 ms.
+  Keyframes: at most `max_keyframe_ms` of the rate minus the queue. With no feedback for
+  `STALE_FEEDBACK_MS`: one `min_frame_bytes` frame per `stale_frame_interval_ms` and nothing
+  else (whatever credit the silence built up).
 * Expected wait: the first packet of each frame is reported (`on_packet_sent`) with the wait
   the queue model gives it, so that headroom.py can tell a link that kept its rate from one
   that did not.
@@ -70,6 +70,7 @@ MIN_USEFUL_FRACTION = 0.05
 MAX_CREDIT_FRAMES = 1.0  # a skipped frame's share does not pass on: a double frame queues
 MAX_TRACKED_PACKETS = 20_000
 CONGESTED_FRAME_SHARE = 0.1  # a frame sent while congested takes at most this of the link
+CONGESTED_FRAME_SILENCE_MS = 250.0  # ... and none is sent after this long without feedback
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +356,7 @@ class FrameBudgetCoupler:
         meets_ms = max(projected_ms, 8000.0 * queued / max(drain_bps, 1.0))
         heard_ms = math.inf if self._last_feedback_ms is None else now_ms - self._last_feedback_ms
         if budget < minimum and meets_ms <= cfg.congested_frame_max_wait_ms and heard_ms < (
-            FEEDBACK_GRACE_MS  # a dip the feedback shows, not a silence (an outage's start)
+            CONGESTED_FRAME_SILENCE_MS  # a dip the feedback shows, not an outage's start
         ) and (
             0 < congested_frame <= CONGESTED_FRAME_SHARE * drain_bps / 8000.0 * interval_ms
         ):

@@ -122,11 +122,11 @@ def test_a_long_congestion_or_a_slow_link_still_skips() -> None:
     coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
     _queue_of(coupler, 200.0)
     assert not coupler.decide(50_000, 50_000, None, 131.0, FRAME_MS).send
-    # Nothing heard for 150 ms: an outage may have begun, and each small frame would be one
+    # Nothing heard for 270 ms: an outage may have begun, and each small frame would be one
     # more packet behind it.
     coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
     _queue_of(coupler, 200.0)
-    assert not coupler.decide(1_000_000, 1_000_000, None, 280.0, FRAME_MS).send
+    assert not coupler.decide(1_000_000, 1_000_000, None, 400.0, FRAME_MS).send
 
 
 def test_the_first_packet_of_a_frame_reports_the_wait_its_frame_expects() -> None:
