@@ -16,7 +16,7 @@
 // through a different path (Chromium's audio renderer); what a person hears there may differ
 // from this graph by a few ms.
 //
-// window.audioMarker.heard: [{code, wallHeard (ms), contextTime (s)}], the harness's record
+// window.audioMarker.heard: [{code, wallHeard (ms), contextTime (s), outputMs}], the harness's record
 // (experiments/chrome_receiver.py names marker n and computes delay and skew with
 // peer/audio_receiver.py's functions). window.audioMarker.delayMs: the last marker's delay
 // against the remote source clock's t0 (a Python peer's offer or answer), for people; null
@@ -52,7 +52,9 @@
     const contextTime = marker.sample / context.sampleRate;
     const wallHeard = wallMs(contextTime);
     if (audioMarker.heard.length < MAX_RECORDS) {
-      audioMarker.heard.push({ code: marker.code, wallHeard, contextTime });
+      // outputMs: the output's latency as the context reports it then (included in wallHeard)
+      const outputMs = ((context.baseLatency || 0) + (context.outputLatency || 0)) * 1000;
+      audioMarker.heard.push({ code: marker.code, wallHeard, contextTime, outputMs });
     }
     const remote = window.callState ? window.callState.remoteSource : null;
     const captured = remote && typeof remote.t0 === "number" ? capturedMs(marker.code, wallHeard, remote.t0) : null;
