@@ -41,6 +41,7 @@ from experiments.chrome_sender import (
 from experiments.page_frames import (
     CaptureTime,
     PageClock,
+    audio_path_fields,
     heard_markers,
     jitter_buffer_fields,
     missed_callbacks,
@@ -116,6 +117,8 @@ def run_chrome_receiver(folder: Path, signaling: Service, netem: Service, room: 
                 measured = page.evaluate(
                     "({log: window.frameAge.log, samples: window.frameAge.samples,"
                     " audio: window.audioMarker, state: window.callState,"
+                    " audioStats: window.callStats.map((s) => [s.wallMs,"
+                    " s.audioJitterBufferDelay, s.audioJitterBufferEmittedCount]),"
                     " stats: window.callStats.slice(-1)[0] ?? null})")
             finally:
                 browser.close()
@@ -178,14 +181,15 @@ def write_receiver_log(folder: Path, measured: dict[str, Any], samples: list[dic
     frames, scored = with_sampled_quality(frames, samples, clock, _source_luma(kind))
     # The tone's timeline is our sender's source clock (peer.audio_tone): no t0, no delay.
     tone_t0 = announced.t0 if announced is not None else None
-    markers = heard_markers((measured.get("audio") or {}).get("heard") or [], clock, tone_t0,
-                            frames)
+    heard = (measured.get("audio") or {}).get("heard") or []
+    markers = heard_markers(heard, clock, tone_t0, frames)
     stats = measured.get("stats") or {}
     extra = {**jitter_buffer_fields(stats),
              "page_clock_offset_ms": round(clock.offset_s * 1000, 2),
              "page_clock_error_ms": round(clock.error_s * 1000, 2),
              "rvfc_missed": missed_callbacks(measured["log"]),
              "ssim_sampled": scored, "ssim_every": SSIM_EVERY,
+             **audio_path_fields(heard, stats),
              "received_kbps": None, "capture_clock": timing}
     start_s = clock.ours(state["connectedAtWall"])
     end_s = clock.ours(state.get("endedAtWall") or readings[-1][1])

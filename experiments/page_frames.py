@@ -127,6 +127,19 @@ def jitter_buffer_fields(stats: Mapping[str, Any] | None) -> dict[str, float | N
             "jitter_buffer_emitted": emitted if isinstance(emitted, int) else None}
 
 
+def audio_path_fields(heard: Sequence[Mapping[str, Any]],
+                      stats: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """Where the page's audio delay goes: the output latency WebAudio reported (included in
+    each marker's time heard) and NetEq's jitter buffer per sample (getStats inbound-rtp audio
+    over the call), ms; None where the page did not say."""
+    output = [float(h["outputMs"]) for h in heard if isinstance(h.get("outputMs"), int | float)]
+    buffer = (stats or {}).get("audioJitterBufferMs")
+    return {"audio_output_ms": round(sum(output) / len(output), 2) if output else None,
+            "audio_jitter_buffer_ms": (round(float(buffer), 2)
+                                       if isinstance(buffer, int | float)
+                                       and math.isfinite(buffer) else None)}
+
+
 def missed_callbacks(log: Sequence[Mapping[str, Any]]) -> int:
     """Frames the page presented without a callback (presentedFrames jumped): rVFC is best
     effort under load, and a missed frame looks like a skipped one here."""

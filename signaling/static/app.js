@@ -378,6 +378,8 @@
         s.audioSamplesIn = r.totalSamplesReceived || 0;
         s.audioJitterBufferMs = r.jitterBufferEmittedCount
           ? (1000 * r.jitterBufferDelay) / r.jitterBufferEmittedCount : null;
+        s.audioJitterBufferDelay = r.jitterBufferDelay ?? null;  // cumulative (s)
+        s.audioJitterBufferEmittedCount = r.jitterBufferEmittedCount ?? null;
       } else if (r.type === "outbound-rtp" && r.kind === "audio") {
         s.audioPacketsOut = r.packetsSent || 0;
       } else if (r.type === "outbound-rtp" && r.kind === "video") {

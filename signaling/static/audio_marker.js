@@ -8,11 +8,11 @@
 // code and first sample (an exact AudioContext frame). That frame's context time is turned
 // into the page's wall time (performance.timeOrigin's clock, as frame_age.js's times) with
 // getOutputTimestamp(): the context time being played out now and the performance.now() it is
-// played at. So "heard" is when the sample would leave the speaker through this graph; the
-// mapping's error is the audio device's own latency estimate (what Chromium's output reports:
-// with a real device a few ms; headless Chromium's fake output reports none, so there it is
-// the render callback's timing, about one 10 ms buffer) plus one render quantum (128 samples,
-// 2.7 ms) of the timestamp's granularity. The <audio> element app.js plays the same track
+// played at. So "heard" is when the sample would leave the speaker through this graph, the
+// output latency included (headless Chromium 156's fake output: 44.1 kHz, 40 ms reported, kept
+// per marker as outputMs); the mapping's error is how wrong the device's latency estimate is
+// (a few ms with a real device; unknown for the fake one, whose callbacks a timer drives)
+// plus one render quantum (128 samples, 2.9 ms) of granularity. The <audio> element app.js plays the same track
 // through a different path (Chromium's audio renderer); what a person hears there may differ
 // from this graph by a few ms.
 //

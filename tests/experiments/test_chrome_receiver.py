@@ -54,9 +54,12 @@ def summary_of(folder: Path, measured: dict) -> dict:
 
 def test_the_page_markers_give_audio_delay_and_skew_in_the_summary(tmp_path: Path) -> None:
     t0 = 1_700_000_000.0
-    heard = [{"code": n % 4, "wallHeard": (t0 + n + 0.08) * 1000, "contextTime": float(n)}
-             for n in range(1, 10)]
-    summary = summary_of(tmp_path, recorded_page({"heard": heard, "error": None}))
+    heard = [{"code": n % 4, "wallHeard": (t0 + n + 0.08) * 1000, "contextTime": float(n),
+              "outputMs": 40.0} for n in range(1, 10)]
+    page = recorded_page({"heard": heard, "error": None})
+    page["stats"] = {"audioJitterBufferMs": 30.5}
+    summary = summary_of(tmp_path, page)
+    assert (summary["audio_output_ms"], summary["audio_jitter_buffer_ms"]) == (40.0, 30.5)
     assert summary["audio_markers_heard"] == 9
     assert summary["audio_delay_ms_p95"] == pytest.approx(80.0)
     assert summary["av_skew_ms_p95"] == pytest.approx(20.0)
@@ -67,6 +70,7 @@ def test_a_page_without_the_tone_reports_audio_delay_unknown(tmp_path: Path) -> 
         summary = summary_of(tmp_path, recorded_page(audio))
         assert summary["audio_markers_heard"] == 0
         assert summary["audio_delay_ms_p95"] is None and summary["av_skew_ms_p95"] is None
+        assert summary["audio_output_ms"] is None and summary["audio_jitter_buffer_ms"] is None
 
 
 def check_page_receiver(result: dict, folder: Path, call_s: float = 10.0) -> dict:
