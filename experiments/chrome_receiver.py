@@ -14,7 +14,9 @@ capture time; Chromium as sender is timed from its own preview's log (chrome_sen
 SSIM and PSNR are scored on a sample (every SSIM_EVERY-th stamped frame: a full frame's pixels
 leave the page as base64, too heavy for every frame on two cores), from the page's RGB.
 Chromium's own figures over the call (getStats inbound-rtp video: jitterBufferDelay and
-friends per frame emitted) go into the summary beside ours.
+friends per frame emitted) go into the summary beside ours. With our sender's tone
+(`--audio tone`), the page times each marker it hears (signaling/static/audio_marker.js) and
+the summary gets audio_delay_ms_p95 and av_skew_ms_p95 as our receiver computes them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from experiments.chrome_sender import (
 from experiments.page_frames import (
     CaptureTime,
     PageClock,
+    audio_path_fields,
+    heard_markers,
     jitter_buffer_fields,
     missed_callbacks,
     receiver_lines,
@@ -112,7 +116,10 @@ def run_chrome_receiver(folder: Path, signaling: Service, netem: Service, room: 
                 readings.append(read_clock(page))
                 measured = page.evaluate(
                     "({log: window.frameAge.log, samples: window.frameAge.samples,"
-                    " state: window.callState, stats: window.callStats.slice(-1)[0] ?? null})")
+                    " audio: window.audioMarker, state: window.callState,"
+                    " audioStats: window.callStats.map((s) => [s.wallMs,"
+                    " s.audioJitterBufferDelay, s.audioJitterBufferEmittedCount]),"
+                    " stats: window.callStats.slice(-1)[0] ?? null})")
             finally:
                 browser.close()
     except PlaywrightError as exc:
@@ -172,12 +179,17 @@ def write_receiver_log(folder: Path, measured: dict[str, Any], samples: list[dic
         timing = "none: delay unknown"
     frames = shown_frames(measured["log"], clock, capture_time)
     frames, scored = with_sampled_quality(frames, samples, clock, _source_luma(kind))
+    # The tone's timeline is our sender's source clock (peer.audio_tone): no t0, no delay.
+    tone_t0 = announced.t0 if announced is not None else None
+    heard = (measured.get("audio") or {}).get("heard") or []
+    markers = heard_markers(heard, clock, tone_t0, frames)
     stats = measured.get("stats") or {}
     extra = {**jitter_buffer_fields(stats),
              "page_clock_offset_ms": round(clock.offset_s * 1000, 2),
              "page_clock_error_ms": round(clock.error_s * 1000, 2),
              "rvfc_missed": missed_callbacks(measured["log"]),
              "ssim_sampled": scored, "ssim_every": SSIM_EVERY,
+             **audio_path_fields(heard, stats),
              "received_kbps": None, "capture_clock": timing}
     start_s = clock.ours(state["connectedAtWall"])
     end_s = clock.ours(state.get("endedAtWall") or readings[-1][1])
@@ -185,7 +197,7 @@ def write_receiver_log(folder: Path, measured: dict[str, Any], samples: list[dic
         extra["received_kbps"] = round(stats["bytesIn"] * 8 / 1000 / (end_s - start_s), 3)
     frames_sent = state.get("remoteFramesSent") or sent.get("frames_sent")
     lines = receiver_lines(frames, start_s=start_s, end_s=end_s, fps=fps,
-                           frames_sent=frames_sent, extra=extra)
+                           frames_sent=frames_sent, markers=markers, extra=extra)
     (folder / "receiver.jsonl").write_text(
         "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines))
     stamped = sum(1 for f in frames if f.frame_id is not None)
@@ -193,7 +205,8 @@ def write_receiver_log(folder: Path, measured: dict[str, Any], samples: list[dic
                   f"capture times from {timing}; page clock {extra['page_clock_offset_ms']:+.1f}"
                   f" ms from ours, error ±{extra['page_clock_error_ms']:.1f} ms; SSIM on "
                   f"{scored} sampled frames (every {SSIM_EVERY}th stamped); "
-                  f"{extra['rvfc_missed']} frames presented without a callback")
+                  f"{extra['rvfc_missed']} frames presented without a callback; "
+                  f"{len(markers)} tone markers heard")
 
 
 def _source_luma(kind: str) -> Callable[[int], np.ndarray] | None:

@@ -4,7 +4,9 @@ Pure: the page's records (every frame #remote presented: its stamp, the wall tim
 expects it on screen, `expectedDisplayTime` on performance.timeOrigin's clock), the page's
 clock against ours, and what the page's getStats said at the call's end go in; the same
 per-frame records and summary a Python receiver writes (peer.metrics) come out, so the same
-signal delay, freezes and frame rate are computed from them.
+signal delay, freezes and frame rate are computed from them. The tone markers the page heard
+(signaling/static/audio_marker.js) are timed by our receiver's own functions
+(peer.audio_receiver), so audio delay and skew mean the same for both receivers.
 
 The page's clock is tied to ours as the chrome sender's is (performance.timeOrigin + a
 page time is wall time); `PageClock` measures how far that is from our time.time() at the
@@ -24,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from peer import quality
+from peer.audio_marker import HeardMarker
+from peer.audio_receiver import AudioMarker, marker_delays_ms, marker_skews_ms, timed_marker
 from peer.metrics import DEFAULT_SOURCE_FPS, ShownFrame, summarize
 
 CaptureTime = Callable[[int, float], float | None]  # (stamp, shown at, ours) -> captured at
@@ -64,6 +68,18 @@ def shown_frames(log: Sequence[Mapping[str, Any]], clock: PageClock,
                     if capture_time is not None and frame_id is not None else None)
         frames.append(ShownFrame(frame_id, captured, shown_at, None))
     return frames
+
+
+def heard_markers(heard: Sequence[Mapping[str, Any]], clock: PageClock, t0: float | None,
+                  frames: Sequence[ShownFrame]) -> list[AudioMarker]:
+    """The tone markers the page heard (signaling/static/audio_marker.js: code, wall time heard
+    in ms), on our clock, named and set against the frame on screen as our receiver does
+    (peer.audio_receiver.timed_marker). `t0`: the tone's timeline (our sender's source clock);
+    None (a browser sender, a camera): every delay is unknown."""
+    shown = sorted(frames, key=lambda f: f.shown_at)
+    return [timed_marker(HeardMarker(int(record["code"]), clock.ours(float(record["wallHeard"]))),
+                         t0, shown)
+            for record in heard]
 
 
 def with_sampled_quality(frames: list[ShownFrame], samples: Sequence[Mapping[str, Any]],
@@ -111,6 +127,19 @@ def jitter_buffer_fields(stats: Mapping[str, Any] | None) -> dict[str, float | N
             "jitter_buffer_emitted": emitted if isinstance(emitted, int) else None}
 
 
+def audio_path_fields(heard: Sequence[Mapping[str, Any]],
+                      stats: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """Where the page's audio delay goes: the output latency WebAudio reported (included in
+    each marker's time heard) and NetEq's jitter buffer per sample (getStats inbound-rtp audio
+    over the call), ms; None where the page did not say."""
+    output = [float(h["outputMs"]) for h in heard if isinstance(h.get("outputMs"), int | float)]
+    buffer = (stats or {}).get("audioJitterBufferMs")
+    return {"audio_output_ms": round(sum(output) / len(output), 2) if output else None,
+            "audio_jitter_buffer_ms": (round(float(buffer), 2)
+                                       if isinstance(buffer, int | float)
+                                       and math.isfinite(buffer) else None)}
+
+
 def missed_callbacks(log: Sequence[Mapping[str, Any]]) -> int:
     """Frames the page presented without a callback (presentedFrames jumped): rVFC is best
     effort under load, and a missed frame looks like a skipped one here."""
@@ -120,17 +149,23 @@ def missed_callbacks(log: Sequence[Mapping[str, Any]]) -> int:
 
 def receiver_lines(frames: Sequence[ShownFrame], *, start_s: float, end_s: float,
                    fps: float = DEFAULT_SOURCE_FPS, frames_sent: int | None = None,
+                   markers: Sequence[AudioMarker] = (),
                    extra: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The receiver JSONL of the call: the connection event, one line per frame, the summary."""
+    """The receiver JSONL of the call: the connection event, one line per frame and per tone
+    marker heard in the call (as our receiver writes them), the summary."""
     duration_s = max(end_s - start_s, 1e-3)
     in_call = [f for f in frames if start_s <= f.shown_at <= end_s]
+    heard = [m for m in markers if start_s <= m.heard_at <= end_s]
     summary = summarize(in_call, duration_s=duration_s, start_s=start_s, fps=fps,
-                        frames_sent=frames_sent)
+                        frames_sent=frames_sent, audio_delays_ms=marker_delays_ms(heard),
+                        av_skews_ms=marker_skews_ms(heard))
     return [{"type": "event", "event": "connected", "at": start_s},
             *(f.to_json() for f in in_call),
+            *(m.to_json() for m in heard),
             {"type": "summary", **summary.to_json(),
              "goodput_kbps": None,  # the page cannot tell a frame's bytes: unknown, not 0
              "source_fps": fps,
              "start_s": round(start_s, 6), "duration_s": round(duration_s, 3),
              "frames_unstamped": sum(1 for f in in_call if f.frame_id is None),
+             "audio_markers_heard": len(heard),
              "receiver": "chrome", **(extra or {})}]

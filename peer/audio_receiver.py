@@ -18,7 +18,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from peer.audio_marker import MarkerDetector, captured_at
+from peer.audio_marker import HeardMarker, MarkerDetector, captured_at
 from peer.audio_sinks import AudioSink
 from peer.metrics import MetricsLog, ShownFrame
 
@@ -51,6 +51,27 @@ def video_delay_at(frames: Sequence[ShownFrame], at: float) -> float | None:
     return None
 
 
+def timed_marker(heard: HeardMarker, t0: float | None,
+                 video_frames: Sequence[ShownFrame]) -> AudioMarker:
+    """A marker heard, named on the tone's timeline from `t0` (None: not known) and set against
+    the video frame on screen then; `heard.heard_at` and `t0` on one clock. Our receiver and
+    the page's (experiments.page_frames) both time their markers here."""
+    captured = None if t0 is None else captured_at(heard.code, heard.heard_at, t0)
+    skew = None
+    if captured is not None:
+        video = video_delay_at(video_frames, heard.heard_at)
+        skew = None if video is None else (heard.heard_at - captured) * 1e3 - video
+    return AudioMarker(heard.code, heard.heard_at, captured, skew)
+
+
+def marker_delays_ms(markers: Sequence[AudioMarker]) -> list[float]:
+    return [m.delay_ms for m in markers if m.delay_ms is not None]
+
+
+def marker_skews_ms(markers: Sequence[AudioMarker]) -> list[float]:
+    return [m.av_skew_ms for m in markers if m.av_skew_ms is not None]
+
+
 class AudioReceiver:
     def __init__(self, sink: AudioSink, metrics: MetricsLog, wall_clock: Callable[[], float],
                  remote_t0: Callable[[], float | None],
@@ -80,22 +101,15 @@ class AudioReceiver:
         if self._detector is None or self._detector.sample_rate != frame.sample_rate:
             self._detector = MarkerDetector(frame.sample_rate)
         for heard in self._detector.feed(mono(frame), heard_at):
-            t0 = self._remote_t0()
-            captured = None if t0 is None else captured_at(heard.code, heard.heard_at, t0)
-            skew = None
-            if captured is not None:
-                video = video_delay_at(self._video_frames, heard.heard_at)
-                audio = (heard.heard_at - captured) * 1e3
-                skew = None if video is None else audio - video
-            marker = AudioMarker(heard.code, heard.heard_at, captured, skew)
+            marker = timed_marker(heard, self._remote_t0(), self._video_frames)
             self.markers.append(marker)
             self.metrics.write(marker.to_json())
 
     def delays_ms(self) -> list[float]:
-        return [m.delay_ms for m in self.markers if m.delay_ms is not None]
+        return marker_delays_ms(self.markers)
 
     def skews_ms(self) -> list[float]:
-        return [m.av_skew_ms for m in self.markers if m.av_skew_ms is not None]
+        return marker_skews_ms(self.markers)
 
     def close(self) -> None:
         self.sink.close()

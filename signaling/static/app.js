@@ -15,6 +15,8 @@
 //                   is played whenever it sends some, and counted in window.callStats
 //   camera=0        open no camera: receive only
 //   stamps=1, ssim_every=N   keep the remote frames' stamps and ages (see frame_age.js)
+// The other side's tone markers, when it sends the Python peer's tone, are timed in
+// window.audioMarker (see audio_marker.js).
 //
 // Role rule (same as the Python peer): the first member in a room waits; a member whose
 // "joined" lists peers makes the offer. ICE candidates are trickled as "candidate" messages
@@ -156,6 +158,7 @@
       if (e.track.kind === "audio") {
         remoteAudio.srcObject = new MediaStream([e.track]);
         remoteAudio.play().catch(() => {});  // refused without a gesture: still received
+        window.dispatchEvent(new CustomEvent("rtvc-remote-audio", { detail: remoteAudio.srcObject }));
         return;
       }
       if (e.track.kind !== "video") return;
@@ -187,6 +190,7 @@
     state.iceState = "new";
     state.connectionState = "new";
     remoteVideo.srcObject = null;
+    if (remoteAudio.srcObject) window.dispatchEvent(new CustomEvent("rtvc-remote-audio", { detail: null }));
     remoteAudio.srcObject = null;
   }
 
@@ -374,6 +378,8 @@
         s.audioSamplesIn = r.totalSamplesReceived || 0;
         s.audioJitterBufferMs = r.jitterBufferEmittedCount
           ? (1000 * r.jitterBufferDelay) / r.jitterBufferEmittedCount : null;
+        s.audioJitterBufferDelay = r.jitterBufferDelay ?? null;  // cumulative (s)
+        s.audioJitterBufferEmittedCount = r.jitterBufferEmittedCount ?? null;
       } else if (r.type === "outbound-rtp" && r.kind === "audio") {
         s.audioPacketsOut = r.packetsSent || 0;
       } else if (r.type === "outbound-rtp" && r.kind === "video") {

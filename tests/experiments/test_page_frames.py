@@ -7,6 +7,7 @@ import pytest
 
 from experiments.page_frames import (
     PageClock,
+    heard_markers,
     jitter_buffer_fields,
     missed_callbacks,
     receiver_lines,
@@ -117,3 +118,52 @@ def test_sampled_frames_are_scored_against_their_source() -> None:
     assert scored_frames[3].ssim_db > scored_frames[4].ssim_db
     assert scored_frames[0].ssim_db is None
     assert with_sampled_quality(frames, samples, clock, None) == (frames, 0)
+
+
+def page_markers(seconds: range, delay_s: float, offset_s: float = 0.0) -> list[dict]:
+    """What audio_marker.js records: marker n (code n mod 4) heard `delay_s` after second n of
+    a tone from T0, on a page clock `offset_s` ahead of ours."""
+    return [{"code": n % 4, "wallHeard": (T0 + n + delay_s + offset_s) * 1000,
+             "contextTime": 1.0 + n} for n in seconds]
+
+
+def test_the_page_markers_are_timed_as_our_receiver_times_them() -> None:
+    clock = PageClock(offset_s=0.5, error_s=0.001)
+    frames = shown_frames(page_log(300, 0.100, offset_s=0.5), clock, capture_time)
+    markers = heard_markers(page_markers(range(1, 9), 0.080, offset_s=0.5), clock, T0, frames)
+    assert [m.captured_at for m in markers] == pytest.approx([T0 + n for n in range(1, 9)])
+    assert [m.delay_ms for m in markers] == pytest.approx([80.0] * 8)
+    assert [m.av_skew_ms for m in markers] == pytest.approx([-20.0] * 8)  # sound ahead
+    lines = receiver_lines(frames, start_s=T0, end_s=T0 + 8.5, markers=markers)
+    summary = lines[-1]
+    assert summary["audio_delay_ms_p95"] == pytest.approx(80.0)
+    assert summary["av_skew_ms_p95"] == pytest.approx(20.0)  # absolute, as our receiver's
+    assert summary["audio_markers_heard"] == 8
+    written = [line for line in lines if line["type"] == "audio-marker"]
+    assert [line["delay_ms"] for line in written] == pytest.approx([80.0] * 8)
+
+
+def test_a_marker_is_named_by_its_code_even_when_late_by_more_than_a_second() -> None:
+    clock = PageClock(0.0, 0.0)
+    markers = heard_markers(page_markers(range(2, 4), 1.7), clock, T0, [])
+    assert [m.delay_ms for m in markers] == pytest.approx([1700.0, 1700.0])
+    assert [m.av_skew_ms for m in markers] == [None, None]  # no video frame on screen
+
+
+def test_no_tone_or_no_tone_clock_gives_unknown_audio_delay_not_zero() -> None:
+    clock = PageClock(0.0, 0.0)
+    frames = shown_frames(page_log(300, 0.1), clock, capture_time)
+    silent = receiver_lines(frames, start_s=T0, end_s=T0 + 10.0)[-1]
+    assert silent["audio_delay_ms_p95"] is None and silent["av_skew_ms_p95"] is None
+    assert silent["audio_markers_heard"] == 0
+    untimed = heard_markers(page_markers(range(1, 5), 0.08), clock, None, frames)
+    summary = receiver_lines(frames, start_s=T0, end_s=T0 + 10.0, markers=untimed)[-1]
+    assert summary["audio_markers_heard"] == 4
+    assert summary["audio_delay_ms_p95"] is None and summary["av_skew_ms_p95"] is None
+
+
+def test_markers_heard_outside_the_call_are_left_out() -> None:
+    clock = PageClock(0.0, 0.0)
+    markers = heard_markers(page_markers(range(1, 12), 0.05), clock, T0, [])
+    summary = receiver_lines([], start_s=T0 + 0.5, end_s=T0 + 5.5, markers=markers)[-1]
+    assert summary["audio_markers_heard"] == 5
