@@ -114,7 +114,7 @@ class FrameBudgetCoupler:
 
     def on_packet_sent(self, packet: SentPacket) -> float | None:
         """Counts the packet in the queue. When it is the first of a frame: the wait at the
-        bottleneck the frame's budget expected (ms), else None."""
+        bottleneck the queue model expects for it now (ms), else None."""
         if not math.isfinite(packet.sent_ms):
             return None
         expected = None
