@@ -127,6 +127,11 @@ def test_a_long_congestion_or_a_slow_link_still_skips() -> None:
     coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
     _queue_of(coupler, 200.0)
     assert not coupler.decide(1_000_000, 1_000_000, None, 400.0, FRAME_MS).send
+    # A loss reported: its resends are pending, and frames after it cannot be shown yet.
+    coupler = FrameBudgetCoupler(CouplerConfig(min_queue_bytes=0, target_delay_ms=0.0))
+    _queue_of(coupler, 200.0)
+    coupler.on_feedback([PacketResult(900, 1200, 120.0, None)], 130.0)
+    assert not coupler.decide(1_000_000, 1_000_000, None, 131.0, FRAME_MS).send
 
 
 def test_the_first_packet_of_a_frame_reports_the_wait_its_frame_expects() -> None:
