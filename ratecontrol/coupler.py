@@ -156,9 +156,11 @@ class FrameBudgetCoupler:
         return self._base[0][1] if self._base else None
 
     def feedback_flowing(self, now_ms: float) -> bool:
-        return self._last_feedback_ms is not None and (
-            now_ms - self._last_feedback_ms <= STALE_FEEDBACK_MS
-        )
+        return self._since_feedback_ms(now_ms) <= STALE_FEEDBACK_MS
+
+    def _since_feedback_ms(self, now_ms: float) -> float:
+        """Time since the newest feedback that reported arrivals (inf before any)."""
+        return math.inf if self._last_feedback_ms is None else now_ms - self._last_feedback_ms
 
     def pacer_backlog_bytes(self) -> float:
         return sum(self._unsent)
@@ -346,23 +348,19 @@ class FrameBudgetCoupler:
         )
         # While feedback flows and packets follow the newest acknowledged one, its wait is the
         # best word on the queue they meet (drain-rate estimates lag when a link slows down).
-        flowing = self._last_feedback_ms is not None and len(self._sent) > 1 and (
-            now_ms - self._last_feedback_ms < FEEDBACK_GRACE_MS
-        )
+        heard_ms = self._since_feedback_ms(now_ms)
+        flowing = heard_ms < FEEDBACK_GRACE_MS and len(self._sent) > 1
         limit_ms = cfg.skip_queue_delay_ms + cfg.skip_queue_scale * intended_ms
         projected_ms = self.projected_wait_ms(capacity_bps, now_ms)
         if flowing and projected_ms > limit_ms:
             budget = 0.0  # the path is congested now, whatever the rate estimates say
-        stale = self._last_feedback_ms is not None and (
-            now_ms - self._last_feedback_ms > STALE_FEEDBACK_MS
-        )
+        stale = math.isfinite(heard_ms) and heard_ms > STALE_FEEDBACK_MS
         nominal = rate_bytes_per_ms * interval_ms
         keyframe_cap = rate_bytes_per_ms * cfg.max_keyframe_ms - queued
         minimum = min(max(cfg.min_frame_bytes, MIN_USEFUL_FRACTION * nominal), nominal)
         congested_frame = float(cfg.congested_frame_bytes)
         # The wait a frame sent now meets, by the newest report or by the bytes queued.
         meets_ms = max(projected_ms, 8000.0 * queued / max(drain_bps, 1.0))
-        heard_ms = math.inf if self._last_feedback_ms is None else now_ms - self._last_feedback_ms
         if budget < minimum and meets_ms <= cfg.congested_frame_max_wait_ms and heard_ms < (
             CONGESTED_FRAME_SILENCE_MS  # a dip the feedback shows, not an outage's start
         ) and now_ms - self._last_loss_ms > CONGESTED_FRAME_AFTER_LOSS_MS and (
