@@ -118,7 +118,9 @@ def run_chrome_receiver(folder: Path, signaling: Service, netem: Service, room: 
                     "({log: window.frameAge.log, samples: window.frameAge.samples,"
                     " audio: window.audioMarker, state: window.callState,"
                     " audioStats: window.callStats.map((s) => [s.wallMs,"
-                    " s.audioJitterBufferDelay, s.audioJitterBufferEmittedCount]),"
+                    " s.audioJitterBufferDelay, s.audioJitterBufferEmittedCount,"
+                    " s.audioJitterBufferTargetDelay, s.audioJitterBufferMinimumDelay,"
+                    " s.audioJitterMs]),"
                     " stats: window.callStats.slice(-1)[0] ?? null})")
             finally:
                 browser.close()

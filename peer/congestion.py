@@ -170,10 +170,12 @@ class CongestionControl:
             return
         stamp = TRANSPORT_SEQ_EXTENSION_BYTES if self.controller is not None else 0
         # Only the media stream's own packets may be NACKed; RTX resends are not kept.
-        rtp_seq = packet.sequence_number if packet.ssrc == self.local_ssrc else None
+        media = packet.ssrc == self.local_ssrc
+        audio = packet.ssrc in self.audio_ssrcs
         now_ms = self._now_ms()
-        self.transport.send_media(packet, wire_size(len(data) + stamp), rtp_seq, now_ms,
-                                  is_audio=packet.ssrc in self.audio_ssrcs)
+        self.transport.send_media(packet, wire_size(len(data) + stamp),
+                                  packet.sequence_number if media else None, now_ms,
+                                  is_audio=audio, retransmission=not (media or audio))
         self._service(now_ms)
 
     def retransmittable(self, sequence_numbers: list[int], now_ms: float) -> list[int]:

@@ -103,10 +103,17 @@ class CallSummary:
     # Chromium as receiver: getStats jitterBufferDelay / jitterBufferEmittedCount over the
     # call, ms (experiments.page_frames); None for our receiver, which has no jitter buffer.
     jitter_buffer_ms_per_frame: float | None = None
+    jitter_buffer_target_ms_per_frame: float | None = None  # what it aimed at (ms/frame)
+    jitter_buffer_minimum_ms_per_frame: float | None = None  # its floor: A/V sync, playout
     # Sound (peer.audio_receiver): tone markers heard - captured, and that minus the delay
     # of the video frame on screen then (absolute); None without markers (no tone, no t0).
     audio_delay_ms_p95: float | None = None
     av_skew_ms_p95: float | None = None
+    audio_markers_heard: int | None = None
+    # Chromium as receiver, where its audio delay goes: NetEq's buffer per sample and the
+    # output latency WebAudio reported (ms, means over the call); None for our receiver.
+    audio_jitter_buffer_ms: float | None = None
+    audio_output_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary as JSON, one key per field, in SUMMARY_KEYS order."""

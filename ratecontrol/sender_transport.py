@@ -33,7 +33,7 @@ from typing import Generic, NamedTuple, TypeVar
 from ratecontrol.feedback_adapter import FeedbackAdapter, FeedbackAdapterConfig
 from ratecontrol.feedback_events import FeedbackEvent, LossReport, Nack, Pli, Remb, TransportCc
 from ratecontrol.feedback_guard import FeedbackGuard, FeedbackGuardConfig, Refusal
-from ratecontrol.pacer import Pacer, PacerConfig
+from ratecontrol.pacer import Pacer, PacerConfig, Priority
 from ratecontrol.retransmit_policy import HistoryEntry, RetransmitConfig, RetransmitPolicy
 from ratecontrol.sender_stats import SenderStats
 from ratecontrol.types import RateController, SentPacket
@@ -107,15 +107,19 @@ class SenderTransport(Generic[T]):
 
     # -- in --------------------------------------------------------------------------------
     def send_media(self, payload: T, size_bytes: int, rtp_seq: int | None,
-                   now_ms: float, is_audio: bool = False) -> None:
+                   now_ms: float, is_audio: bool = False, retransmission: bool = False) -> None:
         """Queue a packet. `rtp_seq`: its RTP seq when it is a media packet that may be NACKed
         (None for a resend or another stream, which the history does not keep); `is_audio`:
-        sound, which shares the budget and the numbers but not the delay signal."""
+        sound, which shares the budget and the numbers but not the delay signal;
+        `retransmission`: a resend the stack made itself (an RTX packet). The pacer sends
+        sound first, then resends, then video."""
         self._turn(now_ms)
         if not self.pacer.queued_packets:
             self._sync_pacing(now_ms)  # the controller may have moved it for this frame
-        self.pacer.enqueue(_Queued(payload, size_bytes, rtp_seq, False, is_audio), size_bytes,
-                           now_ms)
+        priority = (Priority.AUDIO if is_audio else
+                    Priority.RETRANSMISSION if retransmission else Priority.VIDEO)
+        self.pacer.enqueue(_Queued(payload, size_bytes, rtp_seq, retransmission, is_audio),
+                           size_bytes, now_ms, priority)
 
     def receive_feedback(self, event: FeedbackEvent, now_ms: float) -> None:
         self._turn(now_ms)
@@ -123,7 +127,7 @@ class SenderTransport(Generic[T]):
         if isinstance(event, Nack):
             for entry in self._grant(event, now_ms):
                 self.pacer.enqueue(_Queued(entry.payload, entry.size_bytes, None, True),
-                                   entry.size_bytes, now_ms)
+                                   entry.size_bytes, now_ms, Priority.RETRANSMISSION)
         elif isinstance(event, Pli):
             self.stats.keyframe_requests += 1
             self._keyframe_requested = True

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratecontrol.pacer import Pacer, PacerConfig
+from ratecontrol.pacer import Pacer, PacerConfig, Priority
 
 
 def _drain(
@@ -143,3 +143,38 @@ def test_every_wake_up_sends_and_rate_is_kept(
     for t, item in sent:
         total += sizes[item]
         assert total <= bytes_per_ms * (t - first_t) + bytes_per_ms * burst_ms + 1500 + 1e-6
+
+
+def test_sound_then_resends_then_video_each_in_order() -> None:
+    pacer: Pacer[str] = Pacer(PacerConfig(initial_rate_bps=960_000.0, burst_ms=0.0))
+    for i in range(3):
+        pacer.enqueue(f"v{i}", 1200, 0.0)
+    pacer.enqueue("r0", 1200, 1.0, Priority.RETRANSMISSION)
+    pacer.enqueue("r1", 1200, 1.0, Priority.RETRANSMISSION)
+    pacer.enqueue("a0", 100, 2.0, Priority.AUDIO)
+    assert [item for _, item in _drain(pacer, 2.0)] == ["a0", "r0", "r1", "v0", "v1", "v2"]
+
+
+def test_sound_is_not_held_by_the_debt_but_adds_to_it() -> None:
+    pacer: Pacer[str] = Pacer(PacerConfig(initial_rate_bps=800_000.0, burst_ms=0.0))  # 100 B/ms
+    for i in range(3):
+        pacer.enqueue(f"v{i}", 1000, 0.0)
+    assert pacer.pop_ready(0.0) == ["v0"]  # 10 ms of debt now
+    pacer.enqueue("a0", 200, 4.0, Priority.AUDIO)
+    assert pacer.next_send_time(4.0) == 4.0
+    assert pacer.pop_ready(4.0) == ["a0"]  # at once, ahead of v1
+    # v1 waits for the debt, sound's 200 bytes included: 600 + 200 bytes at 100 bytes/ms.
+    assert pacer.next_send_time(4.0) == pytest.approx(12.0)
+    assert pacer.oldest_queued_ms(12.0) == pytest.approx(12.0)
+
+
+def test_sound_can_be_paced_like_the_rest() -> None:
+    pacer: Pacer[str] = Pacer(PacerConfig(initial_rate_bps=800_000.0, burst_ms=0.0,
+                                          pace_audio=True))
+    pacer.enqueue("v0", 1000, 0.0)
+    assert pacer.pop_ready(0.0) == ["v0"]
+    pacer.enqueue("v1", 1000, 0.0)
+    pacer.enqueue("a0", 200, 4.0, Priority.AUDIO)
+    assert pacer.pop_ready(4.0) == []
+    assert pacer.next_send_time(4.0) == pytest.approx(10.0)
+    assert pacer.pop_ready(10.0) == ["a0"]  # first in line, but in its turn

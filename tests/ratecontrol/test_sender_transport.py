@@ -104,6 +104,23 @@ def test_packets_leave_paced_and_stamped_in_order() -> None:
     assert transport.stats.packets_sent == 5 and transport.stats.bytes_sent == 6000
 
 
+def test_sound_and_resends_leave_ahead_of_queued_video() -> None:
+    listener = Listener(pacing_bps=960_000.0)  # 1200 bytes every 10 ms
+    transport: SenderTransport[str] = SenderTransport(listener)
+    for i in range(4):
+        transport.send_media(f"v{i}", 1200, i, 0.0)
+    transport.handle_timer(0.0)
+    assert [o.payload for o in transport.packets_to_send(0.0)] == ["v0"]
+    transport.send_media("rtx", 1200, None, 1.0, retransmission=True)
+    transport.send_media("a0", 120, None, 2.0, is_audio=True)
+    assert [o.payload for o in transport.packets_to_send(2.0)] == ["a0"]  # sound: at once
+    transport.receive_feedback(Nack((0,)), 3.0)  # the transport's own resend of v0
+    out = _drain(transport, 3.0)
+    assert [(o.payload, o.retransmission) for o in out] == [
+        ("rtx", True), ("v0", True), ("v1", False), ("v2", False), ("v3", False)]
+    assert [p.is_audio for p in listener.sent].count(True) == 1
+
+
 def test_without_a_controller_packets_pass_through_unstamped() -> None:
     transport: SenderTransport[str] = SenderTransport(None)
     for i in range(3):
