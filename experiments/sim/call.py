@@ -280,10 +280,12 @@ class Simulation:
         decision = self.controller.frame_decision(now, interval_ms)
         if not decision.send:
             return
+        previous = self.sent_index[-1] if self.sent_index else frame.frame_id - 1
         encoded = self.encoder.encode(
             decision.target_bytes,
             force_keyframe=decision.force_keyframe,
             max_keyframe_bytes=decision.max_keyframe_bytes,
+            frames_since_last=frame.frame_id - previous,
         )
         self.controller.on_frame_encoded(encoded.size_bytes, encoded.keyframe, now)
         frame.sent = True

@@ -4,6 +4,7 @@ import pytest
 
 from experiments.sim.encoder_model import (
     MIN_FRAME_BYTES,
+    QUANTIZER_FLOOR_BYTES,
     EncoderModel,
     EncoderModelConfig,
 )
@@ -48,3 +49,19 @@ def test_tiny_target_floors_and_seed_reproducible() -> None:
 def test_bad_config_rejected() -> None:
     with pytest.raises(ValueError, match="keyframe_ratio"):
         EncoderModelConfig(keyframe_ratio=0.5)
+
+
+def test_delta_floor_grows_with_frames_since_last() -> None:
+    """Below the floor a frame costs what the content's change since the previous encoded
+    frame costs at quantizer 56 (QUANTIZER_FLOOR_BYTES); above it the target rules."""
+    enc = EncoderModel(EncoderModelConfig(delta_sigma=0.0), seed=1)
+    enc.encode(5_000)  # the keyframe
+    floors = QUANTIZER_FLOOR_BYTES
+    for gap in (1, 2, 3, 4, 30):
+        sizes = [enc.encode(100, frames_since_last=gap).size_bytes for _ in range(200)]
+        floor = floors[min(gap, len(floors)) - 1]
+        assert 0.75 * floor <= statistics.median(sizes) <= 1.25 * floor, gap
+    assert enc.encode(8_000, frames_since_last=3).size_bytes == 8_000
+    bare = EncoderModel(EncoderModelConfig(delta_sigma=0.0, floor_bytes=()), seed=1)
+    bare.encode(5_000)
+    assert bare.encode(100, frames_since_last=5).size_bytes == MIN_FRAME_BYTES

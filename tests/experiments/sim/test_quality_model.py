@@ -12,13 +12,13 @@ def test_monotone_and_anchored() -> None:
     psnrs = [psnr_db(b) for b in bpps]
     assert ssims == sorted(ssims) and psnrs == sorted(psnrs)
     assert ssims[0] < ssims[-1] and psnrs[0] < psnrs[-1]
-    # Measured points (experiments/sim/content.py): 1600 kbit/s (0.182 bpp) -> 17.89 dB SSIM,
-    # 46.26 dB PSNR; 6400 kbit/s (0.535 bpp) -> 19.19 dB SSIM.
-    assert ssim_db(0.182) == pytest.approx(17.89)
-    assert psnr_db(0.182) == pytest.approx(46.26)
-    assert ssim_db(0.535) == pytest.approx(19.19)
-    # between points: straight in ln(bpp) (0.09 bpp -> 17.36, 0.182 -> 17.89)
-    assert ssim_db(math.sqrt(0.09 * 0.182)) == pytest.approx((17.36 + 17.89) / 2)
+    # Measured points (experiments/sim/content.py): 1600 kbit/s (0.1941 bpp) -> 18.39 dB SSIM,
+    # 47.63 dB PSNR; 6400 kbit/s (0.3925 bpp) -> 19.27 dB SSIM, and flat beyond.
+    assert ssim_db(0.1941) == pytest.approx(18.39)
+    assert psnr_db(0.1941) == pytest.approx(47.63)
+    assert ssim_db(0.3925) == pytest.approx(19.27) == ssim_db(1.0)
+    # between points: straight in ln(bpp) (0.0965 bpp -> 17.53, 0.1941 -> 18.39)
+    assert ssim_db(math.sqrt(0.0965 * 0.1941)) == pytest.approx((17.53 + 18.39) / 2)
 
 
 def test_a_profile_needs_increasing_points() -> None:
