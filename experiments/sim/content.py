@@ -19,7 +19,7 @@ Y plane as coded, peer.quality.luma_plane; default --frames 60):
 
 The pattern's 2026-12-01 points had gone stale: the same tool on today's pattern and encoder
 gives 16.38 dB at 0.045 bpp where they said 14.68 at 0.044, 18.39 at 0.194 for 17.89 at
-0.182, and the simulator's mean SSIM was 0.33-0.54 dB below the real calls' of runs/cal1
+0.182, and the simulator's mean SSIM was 0.33-0.54 dB below the real calls' of a calibrate run
 in 6 of its 8 cells. Against the 30,000 delta frames those real calls showed (receiver.jsonl
 sizes and SSIM, binned by size) the refitted points are within 0.1 dB from 2.9 to 16 kB a
 frame (0.075-0.43 bpp) and 0.3-0.45 dB high at 1.4-2 kB, where the old ones were 0.3-1.1 dB

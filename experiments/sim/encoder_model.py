@@ -27,11 +27,12 @@ from dataclasses import dataclass
 # a useful one at rock-bottom quantizer ~ a few hundred).
 MIN_FRAME_BYTES = 200
 # The test pattern's delta-frame size at quantizer 56 by frames since the previous encoded
-# frame (the last entry holds for every longer gap): medians of the real calls in
-# /work/runs/cal1 (receiver.jsonl sizes; gap from consecutive shown frame ids) at targets
-# <= 70 kbit/s, where the budget is under half the frame: gap 1: 1,041 (n 12), 2: 1,630 (13),
-# 3: 1,847 (9), >= 8: 2,048-2,082 (227); each within about +-10 % (p10-p90). Gap 1 agrees with
-# tools/bench_encoder (a 625-byte target at 150 kbit/s came out 1.64x, ~1,025 bytes).
+# frame (the last entry holds for every longer gap): medians over the 24 real calls of a
+# `calibrate --repeat 3` run, 2026-12-02 (receiver.jsonl sizes; gap from consecutive shown
+# frame ids) at targets <= 70 kbit/s, where the budget is under half the frame: gap 1: 1,041
+# (n 12), 2: 1,630 (13), 3: 1,847 (9), >= 8: 2,048-2,082 (227); each within about +-10 %
+# (p10-p90). Gap 1 agrees with tools/bench_encoder (a 625-byte target at 150 kbit/s came
+# out 1.64x, ~1,025 bytes).
 QUANTIZER_FLOOR_BYTES = (1_040, 1_630, 1_850, 2_080)
 # The spread of sizes at the floor (p10-p90 within about +-10 % at each gap above).
 FLOOR_SIGMA = 0.07

@@ -7,7 +7,7 @@ from experiments.sim.receiver import DECODE_MS
 from netem import generate
 from netem.trace import Trace
 from ratecontrol.gcc import GccController
-from ratecontrol.ours import OursConfig, OursController
+from ratecontrol.ours import PACING_FACTOR, SOUND_PACING_FACTOR, OursConfig, OursController
 from ratecontrol.types import PacketResult, RateBounds, RateController, SentPacket
 
 
@@ -63,8 +63,19 @@ def test_target_never_exceeds_the_measured_link_rate() -> None:
 
 def test_pacing_follows_the_larger_of_rate_and_link_rate() -> None:
     ours = OursController(OursConfig(bounds=RateBounds(start_bps=400_000)))
-    assert ours.pacing_bps() == 2.5 * 400_000
+    assert ours.pacing_bps() == PACING_FACTOR * 400_000 == 2.5 * 400_000
     assert ours.name == "ours"
+
+
+def test_pacing_leaves_the_bottleneck_queue_short_while_the_call_carries_sound() -> None:
+    ours = OursController(OursConfig(bounds=RateBounds(start_bps=400_000)))
+    ours.on_packet_sent(SentPacket(0, 1200, 0.0))
+    assert ours.pacing_bps() == PACING_FACTOR * 400_000
+    ours.on_packet_sent(SentPacket(1, 120, 10.0, is_audio=True))
+    ours.on_packet_sent(SentPacket(2, 1200, 900.0))
+    assert ours.pacing_bps() == SOUND_PACING_FACTOR * 400_000
+    ours.on_packet_sent(SentPacket(3, 1200, 1011.0))  # no sound for over a second
+    assert ours.pacing_bps() == PACING_FACTOR * 400_000
 
 
 def test_bad_feedback_keeps_everything_finite() -> None:
