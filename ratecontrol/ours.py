@@ -20,9 +20,9 @@ feedback says are still queued, and skips a frame rather than let the queue grow
   200 ms (FIFO pacer, 2.5; one call) -> 179 and 184 (sound first; two) -> 147, 169, 168 (and
   1.5; three); NetEq's own target 60 ms in both calls at 2.5, 40 in all three at 1.5. The
   price is the video's: in the simulator the p95 signal delay moves < 3 % on five traces, but
-  goodput falls 10-15 % on the LTE traces (SSIM -0.1 to -0.2 dB);
-  real calls at 1.5 with no sound: Verizon 122 ms, 17.3 dB, 1,166 kbit/s (median of 3) against
-  117 ms, 17.6 dB, 1,373 kbit/s at 2.5. Hence 1.5 only where there is sound to protect.
+  goodput falls 10-15 % on the LTE traces (SSIM -0.1 to -0.2 dB); real calls at 1.5 with no
+  sound: Verizon 122 ms, 17.3 dB, 1,166 kbit/s (median of 3) against 117 ms, 17.6 dB, 1,373
+  kbit/s at 2.5. Hence 1.5 only where there is sound to protect.
 
 Tuned in virtual time (`python -m experiments sim --duration 60 --delay-ms 20`, unlimited
 queue) on Salsify's signal delay (per source frame, so skips and freezes are paid for).

@@ -380,7 +380,7 @@
           ? (1000 * r.jitterBufferDelay) / r.jitterBufferEmittedCount : null;
         s.audioJitterBufferDelay = r.jitterBufferDelay ?? null;  // cumulative (s)
         s.audioJitterBufferTargetDelay = r.jitterBufferTargetDelay ?? null;
-        s.audioJitterBufferMinimumDelay = r.jitterBufferMinimumDelay ?? null;  // A/V sync's floor
+        s.audioJitterBufferMinimumDelay = r.jitterBufferMinimumDelay ?? null;  // NetEq's own target
         s.audioJitterBufferEmittedCount = r.jitterBufferEmittedCount ?? null;
         s.audioJitterMs = (r.jitter || 0) * 1000;  // RFC 3550 inter-arrival jitter
       } else if (r.type === "outbound-rtp" && r.kind === "audio") {
