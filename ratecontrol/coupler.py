@@ -47,8 +47,14 @@ the path takes without building a queue, and a frame is skipped rather than queu
   picture); with no wait limit ATT-LTE-driving lost 1.4 dB to small frames shown seconds
   late after its outage, hence the limit; the silence rule took ATT from 7,307 to 7,246 ms.
   Keyframes: at most `max_keyframe_ms` of the rate minus the queue. With no feedback for
-  `STALE_FEEDBACK_MS`: one `min_frame_bytes` frame per `stale_frame_interval_ms` and nothing
-  else (whatever credit the silence built up).
+  `STALE_FEEDBACK_MS`: one `min_frame_bytes` frame per `quiet_frame_interval_ms` (100 ms)
+  while the bytes not yet acknowledged would drain in `quiet_backlog_ms` (300 ms) at the
+  link's last rate, one per `stale_frame_interval_ms` (1 s) beyond that, and nothing else
+  (whatever credit the silence built up). A silence is the media link's outage (what is sent
+  then waits behind it) or the feedback link's (the media still flows): ATT-LTE-driving's
+  uplink falls silent for seconds a dozen times while its downlink carries the video, and
+  one frame a second froze the picture through each; the bound keeps what a media outage
+  can hold to 300 ms of the link's rate once it returns.
 * Expected wait: the first packet of each frame is reported (`on_packet_sent`) with the wait
   the queue model gives it, so that headroom.py can tell a link that kept its rate from one
   that did not.
@@ -93,6 +99,8 @@ class CouplerConfig:
     cautious_quantile: float = 1.0  # ... at this quantile bound the estimate (1: no bound;
     # see the module doc for why that is the default)
     stale_frame_interval_ms: float = 1000.0  # while feedback is stale: one small frame per this
+    quiet_frame_interval_ms: float = 100.0  # ... or per this while what is unacknowledged
+    quiet_backlog_ms: float = 300.0  # ... would drain in this long at the drain rate
     max_credit_frames: float = MAX_CREDIT_FRAMES  # a skipped frame's share passes on, to this
     congested_frame_bytes: int = 300  # while congested, a frame this small rather than none,
     congested_frame_max_wait_ms: float = 250.0  # ... when the wait it meets is at most this
@@ -369,7 +377,11 @@ class FrameBudgetCoupler:
             budget = minimum = congested_frame
         if stale:  # no word from the receiver: a sign of life now and then, nothing more
             last = self._last_frame_ms
-            if last is None or now_ms - last >= cfg.stale_frame_interval_ms:
+            unacked = sum(p.size_bytes for p in self._sent if p.transport_seq != self._anchor_seq)
+            risk_ms = 8000.0 * unacked / max(drain_bps, 1.0)
+            every_ms = (cfg.quiet_frame_interval_ms if risk_ms <= cfg.quiet_backlog_ms
+                        else cfg.stale_frame_interval_ms)
+            if last is None or now_ms - last >= every_ms:
                 budget = float(cfg.min_frame_bytes)
                 minimum = float(cfg.min_frame_bytes)
             else:

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from ratecontrol.coupler import CouplerConfig, FrameBudgetCoupler
@@ -148,23 +150,43 @@ def test_the_first_packet_of_a_frame_reports_the_wait_its_frame_expects() -> Non
     assert coupler.on_packet_sent(SentPacket(13, 160, 132.0, is_audio=True)) is None
 
 
-def test_stale_feedback_allows_one_small_frame_per_second() -> None:
-    coupler = FrameBudgetCoupler()
+def _silent_frames(coupler: FrameBudgetCoupler, rate_bps: float) -> list[tuple[float, int]]:
+    """5 s without feedback after one report of an empty path: the frames the coupler sends
+    (time, bytes), each sent at once, so all of them stay unacknowledged."""
     coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
     coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
     sent = []
     seq = 1
-    for k in range(1, 150):  # 5 s without feedback
+    for k in range(1, 150):
         t = 40.0 + k * FRAME_MS
-        d = coupler.decide(1_000_000, None, None, t, FRAME_MS)
+        d = coupler.decide(rate_bps, None, None, t, FRAME_MS)
         if d.send:
             sent.append((t, d.target_bytes))
             coupler.on_frame_encoded(d.target_bytes)
             coupler.on_packet_sent(SentPacket(seq, d.target_bytes, t))
             seq += 1
-    stale_frames = [s for s in sent if s[0] > 1100.0]
-    assert 3 <= len(stale_frames) <= 5
-    assert all(size == coupler.config.min_frame_bytes for _, size in stale_frames)
+    return [s for s in sent if s[0] > 1100.0]  # after STALE_FEEDBACK_MS
+
+
+def test_stale_feedback_allows_small_frames_while_their_backlog_is_small() -> None:
+    # 1 Mbit/s: 300 ms of it is 37.5 KB, more than 40 frames of 200 bytes (a feedback
+    # outage on a link that still carries the media: the picture keeps moving)
+    coupler = FrameBudgetCoupler()
+    frames = _silent_frames(coupler, 1_000_000)
+    assert 35 <= len(frames) <= 41
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames)]
+    assert min(gaps) >= coupler.config.quiet_frame_interval_ms - 1e-6
+    assert all(size == coupler.config.min_frame_bytes for _, size in frames)
+
+
+def test_stale_feedback_allows_one_small_frame_per_second_once_the_backlog_is_large() -> None:
+    # 40 kbit/s: 300 ms of it is 1.5 KB, so after a few 200-byte frames the silence may be an
+    # outage holding them all, and one frame a second is the most it gets
+    coupler = FrameBudgetCoupler(CouplerConfig(min_frame_bytes=200))
+    frames = _silent_frames(coupler, 40_000)
+    late = [f for f in frames if f[0] > 2500.0]
+    assert 2 <= len(late) <= 3
+    assert all(size == coupler.config.min_frame_bytes for _, size in frames)
 
 
 def _long_wait_report(coupler: FrameBudgetCoupler) -> float:
