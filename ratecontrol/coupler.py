@@ -49,12 +49,15 @@ the path takes without building a queue, and a frame is skipped rather than queu
   Keyframes: at most `max_keyframe_ms` of the rate minus the queue. With no feedback for
   `STALE_FEEDBACK_MS`: one `min_frame_bytes` frame per `quiet_frame_interval_ms` (100 ms)
   while the bytes not yet acknowledged would drain in `quiet_backlog_ms` (300 ms) at the
-  link's last rate, one per `stale_frame_interval_ms` (1 s) beyond that, and nothing else
-  (whatever credit the silence built up). A silence is the media link's outage (what is sent
-  then waits behind it) or the feedback link's (the media still flows): ATT-LTE-driving's
-  uplink falls silent for seconds a dozen times while its downlink carries the video, and
-  one frame a second froze the picture through each; the bound keeps what a media outage
-  can hold to 300 ms of the link's rate once it returns.
+  link's last rate, one per `stale_frame_interval_ms` (1 s) beyond that, never more often
+  than the last encoded frame's size allows at `quiet_rate_bps` (40 kbit/s, under the
+  controller's 50 kbit/s floor), and nothing else (whatever credit the silence built up). A
+  silence is the media link's outage (what is sent then waits behind it) or the feedback
+  link's (the media still flows): ATT-LTE-driving's uplink falls silent for seconds a dozen
+  times while its downlink carries the video, and one frame a second froze the picture
+  through each; the bound keeps what a media outage can hold to 300 ms of the link's rate
+  once it returns. The rate cap because the encoder's smallest 640x480 frame is 1.4-2.4 KB,
+  not 200 bytes: ten a second sent 115 kbit/s into a dead link in a real 5 s outage.
 * Expected wait: the first packet of each frame is reported (`on_packet_sent`) with the wait
   the queue model gives it, so that headroom.py can tell a link that kept its rate from one
   that did not.
@@ -100,7 +103,8 @@ class CouplerConfig:
     # see the module doc for why that is the default)
     stale_frame_interval_ms: float = 1000.0  # while feedback is stale: one small frame per this
     quiet_frame_interval_ms: float = 100.0  # ... or per this while what is unacknowledged
-    quiet_backlog_ms: float = 300.0  # ... would drain in this long at the drain rate
+    quiet_backlog_ms: float = 300.0  # ... would drain in this long at the drain rate,
+    quiet_rate_bps: float = 40_000.0  # ... and never faster than this by the last frame's size
     max_credit_frames: float = MAX_CREDIT_FRAMES  # a skipped frame's share passes on, to this
     congested_frame_bytes: int = 300  # while congested, a frame this small rather than none,
     congested_frame_max_wait_ms: float = 250.0  # ... when the wait it meets is at most this
@@ -116,6 +120,7 @@ class FrameBudgetCoupler:
         self._anchor_queue_ms = 0.0
         self._last_feedback_ms: float | None = None
         self._last_frame_ms: float | None = None
+        self._last_frame_bytes = 0  # the newest encoded frame's size
         self._unsent: deque[float] = deque()  # per encoded frame: bytes not yet sent ...
         self._frame_sizes: deque[float] = deque()  # ... of its whole size
         self._drain_bps = 1.0  # the rate the last budget drained the queue at
@@ -156,6 +161,7 @@ class FrameBudgetCoupler:
 
     def on_frame_encoded(self, size_bytes: int) -> None:
         if size_bytes > 0:
+            self._last_frame_bytes = size_bytes
             self._unsent.append(float(size_bytes))
             self._frame_sizes.append(float(size_bytes))
 
@@ -314,9 +320,12 @@ class FrameBudgetCoupler:
         anchor = self._anchor_sent_ms
         if anchor is None or capacity_bps is None or capacity_bps <= 0:
             return wait
-        since_bytes = sum(p.size_bytes for p in self._sent if p.sent_ms > anchor)
-        grown_ms = self.config.skip_wait_margin * since_bytes * 8000.0 / capacity_bps
+        grown_ms = self.config.skip_wait_margin * self._bytes_after_anchor() * 8000.0 / capacity_bps
         return min(wait, max(wait - (now_ms - anchor), 0.0) + grown_ms)
+
+    def _bytes_after_anchor(self) -> int:
+        """Bytes sent and not yet acknowledged (all of them before any feedback)."""
+        return sum(p.size_bytes for p in self._sent if p.transport_seq != self._anchor_seq)
 
     def decide(
         self,
@@ -377,10 +386,12 @@ class FrameBudgetCoupler:
             budget = minimum = congested_frame
         if stale:  # no word from the receiver: a sign of life now and then, nothing more
             last = self._last_frame_ms
-            unacked = sum(p.size_bytes for p in self._sent if p.transport_seq != self._anchor_seq)
-            risk_ms = 8000.0 * unacked / max(drain_bps, 1.0)
+            risk_ms = 8000.0 * self._bytes_after_anchor() / max(drain_bps, 1.0)
             every_ms = (cfg.quiet_frame_interval_ms if risk_ms <= cfg.quiet_backlog_ms
                         else cfg.stale_frame_interval_ms)
+            # The encoder's smallest frame may be far above `min_frame_bytes` (at its highest
+            # quantizer a 640x480 frame takes about 1.4 KB): space them by what they take.
+            every_ms = max(every_ms, 8000.0 * self._last_frame_bytes / cfg.quiet_rate_bps)
             if last is None or now_ms - last >= every_ms:
                 budget = float(cfg.min_frame_bytes)
                 minimum = float(cfg.min_frame_bytes)

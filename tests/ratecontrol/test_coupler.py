@@ -150,9 +150,11 @@ def test_the_first_packet_of_a_frame_reports_the_wait_its_frame_expects() -> Non
     assert coupler.on_packet_sent(SentPacket(13, 160, 132.0, is_audio=True)) is None
 
 
-def _silent_frames(coupler: FrameBudgetCoupler, rate_bps: float) -> list[tuple[float, int]]:
+def _silent_frames(coupler: FrameBudgetCoupler, rate_bps: float, encoded_bytes: int = 0
+                   ) -> list[tuple[float, int]]:
     """5 s without feedback after one report of an empty path: the frames the coupler sends
-    (time, bytes), each sent at once, so all of them stay unacknowledged."""
+    (time, bytes), each sent at once, so all of them stay unacknowledged. Each is encoded to
+    its target, or to `encoded_bytes` when that is set (an encoder that cannot go lower)."""
     coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
     coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
     sent = []
@@ -161,9 +163,10 @@ def _silent_frames(coupler: FrameBudgetCoupler, rate_bps: float) -> list[tuple[f
         t = 40.0 + k * FRAME_MS
         d = coupler.decide(rate_bps, None, None, t, FRAME_MS)
         if d.send:
-            sent.append((t, d.target_bytes))
-            coupler.on_frame_encoded(d.target_bytes)
-            coupler.on_packet_sent(SentPacket(seq, d.target_bytes, t))
+            size = encoded_bytes or d.target_bytes
+            sent.append((t, size))
+            coupler.on_frame_encoded(size)
+            coupler.on_packet_sent(SentPacket(seq, size, t))
             seq += 1
     return [s for s in sent if s[0] > 1100.0]  # after STALE_FEEDBACK_MS
 
@@ -182,11 +185,23 @@ def test_stale_feedback_allows_small_frames_while_their_backlog_is_small() -> No
 def test_stale_feedback_allows_one_small_frame_per_second_once_the_backlog_is_large() -> None:
     # 40 kbit/s: 300 ms of it is 1.5 KB, so after a few 200-byte frames the silence may be an
     # outage holding them all, and one frame a second is the most it gets
-    coupler = FrameBudgetCoupler(CouplerConfig(min_frame_bytes=200))
+    coupler = FrameBudgetCoupler()
     frames = _silent_frames(coupler, 40_000)
     late = [f for f in frames if f[0] > 2500.0]
     assert 2 <= len(late) <= 3
     assert all(size == coupler.config.min_frame_bytes for _, size in frames)
+
+
+def test_stale_feedback_sends_frames_larger_than_asked_no_faster_than_the_quiet_rate() -> None:
+    # An encoder whose smallest frame is 2 KB: at 40 kbit/s one per 400 ms, not per 100 ms
+    # (ten a second would be 160 kbit/s into what may be a dead link)
+    coupler = FrameBudgetCoupler()
+    frames = _silent_frames(coupler, 10_000_000, encoded_bytes=2000)
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames)]
+    assert min(gaps) >= 400.0 - 1e-6
+    sent_bps = 8000.0 * sum(size for _, size in frames[1:]) / (frames[-1][0] - frames[0][0])
+    assert sent_bps <= coupler.config.quiet_rate_bps
+    assert len(frames) >= 8  # still a sign of life at that rate, not one a second
 
 
 def _long_wait_report(coupler: FrameBudgetCoupler) -> float:
