@@ -5,8 +5,13 @@ one frame interval (33 ms at 30 fps) added to every frame's delay. Here a frame 
 soon as it is complete: its first packet (the codec says which packet starts a frame), every
 packet after it, and the packet with the RTP marker bit. Frames go to the decoder in order,
 since each VP8 delta frame refers to the one before; when a frame is still missing packets
-`max_wait_ms` after a later frame completed, retransmission has had its chance: the gap is
-abandoned, and decoding resumes at the next keyframe, which a PLI asks for.
+`max_wait_ms` after a later frame completed and after the newest retransmission came,
+retransmission has had its chance: the gap is abandoned, and decoding resumes at the next
+keyframe, which a PLI asks for. (Repairs still arriving mean the rest are on their way: a
+20-packet burst at 2 Mbit/s takes 100 ms to resend behind a 40 ms round trip, and with the
+later frame as the only clock its last packets missed the deadline by a few ms, costing a
+keyframe, 1 time in 3 on a loaded machine.) Never longer than `MAX_REPAIR_WAIT_MS` after a
+later frame completed: repairs of other gaps keep coming on a lossy link.
 
 A packet still missing `NACK_RETRY_MS` after it was last asked for is asked for again
 (`nacks_due`): aiortc sends one NACK when it sees a gap, so a lost NACK or a lost
@@ -34,6 +39,7 @@ MAX_PACKETS_KEPT = 2048
 DEFAULT_MAX_WAIT_MS = 150.0
 PLI_INTERVAL_MS = 300.0
 NACK_RETRY_MS = 50.0  # about a round trip on the links we emulate; a frame waits 150 ms
+MAX_REPAIR_WAIT_MS = 3 * DEFAULT_MAX_WAIT_MS  # while repairs keep coming, at most this
 
 
 @dataclass
@@ -102,6 +108,7 @@ class FrameAssembler:
         self._ready: deque[AssembledFrame] = deque()
         self._last_pli_ms = -PLI_INTERVAL_MS
         self._missing: dict[int, float] = {}  # unwrapped seq -> when last asked for (ms)
+        self._last_repair_ms = -float("inf")  # when a packet found missing last arrived
 
     def receive(self, packet: IncomingPacket, now_ms: float, nack: bool) -> Arrival:
         """Take one packet; with `nack` (the receiver sends NACKs), also the packets to ask
@@ -127,6 +134,7 @@ class FrameAssembler:
                 frame.packets[seq] = packet.data
                 if self._missing.pop(seq, None) is not None:
                     frame.recovered += 1
+                    self._last_repair_ms = now_ms
                 if packet.frame_start:
                     frame.first_seq, frame.keyframe = seq, packet.keyframe
                 if packet.marker:
@@ -150,8 +158,10 @@ class FrameAssembler:
             if not waiting:
                 return False
             oldest_wait = min(f.completed_ms or 0.0 for f in waiting)
+            repairing = now_ms - self._last_repair_ms < self.max_wait_ms and (
+                now_ms - oldest_wait < MAX_REPAIR_WAIT_MS)
             starting = self._next_seq is None
-            if not starting and now_ms - oldest_wait < self.max_wait_ms:
+            if not starting and (now_ms - oldest_wait < self.max_wait_ms or repairing):
                 return False
             keyframes = sorted((f for f in waiting if f.keyframe), key=lambda f: f.lowest_seq)
             if keyframes:

@@ -1,4 +1,9 @@
-from peer.frame_assembler import AssemblerStats, FrameAssembler, IncomingPacket
+from peer.frame_assembler import (
+    MAX_REPAIR_WAIT_MS,
+    AssemblerStats,
+    FrameAssembler,
+    IncomingPacket,
+)
 
 FRAME_TICKS = 3000  # 90 kHz at 30 fps
 
@@ -68,6 +73,54 @@ def test_a_gap_too_old_is_abandoned_and_a_keyframe_requested() -> None:
     assert frames == [] and not any(plis)  # PLIs are rate-limited
     _, frames = feed(assembler, packets_of(5, 11, 3, keyframe=True), 340)
     assert [f.timestamp for f in frames] == [5 * FRAME_TICKS]
+
+
+def _burst_behind_a_later_frame(assembler: FrameAssembler) -> list[IncomingPacket]:
+    """Frame 1 loses its 10 middle packets; frame 2, complete at 66 ms, waits behind it.
+    Returns the lost packets."""
+    feed(assembler, packets_of(0, 0, 2, keyframe=True), 0)
+    frame1 = packets_of(1, 2, 12)
+    feed(assembler, [frame1[0], frame1[-1]], 33)
+    feed(assembler, packets_of(2, 14, 2), 66)
+    return frame1[1:-1]
+
+
+def test_a_burst_repaired_past_the_wait_is_kept_while_its_resends_keep_coming() -> None:
+    assembler = FrameAssembler(max_wait_ms=150)
+    lost = _burst_behind_a_later_frame(assembler)
+    ready = []
+    for i, packet in enumerate(lost):  # one resend every 20 ms, from 110 to 290 ms
+        pli, frames = assembler.add(packet, 110 + 20 * i)
+        assert not pli
+        ready += frames
+    assert [f.timestamp for f in ready] == [FRAME_TICKS, 2 * FRAME_TICKS]
+    assert assembler.stats.packets_recovered == len(lost)
+
+
+def test_a_burst_whose_resends_stop_is_abandoned_a_wait_after_the_last_one() -> None:
+    assembler = FrameAssembler(max_wait_ms=150)
+    lost = _burst_behind_a_later_frame(assembler)
+    feed(assembler, lost[:5], 200)  # half the resends, then no more
+    plis, _ = feed(assembler, packets_of(3, 16, 2), 340)  # 140 ms later: still waiting
+    assert not any(plis)
+    plis, frames = feed(assembler, packets_of(4, 18, 2), 360)  # 160 ms: given up
+    assert any(plis) and frames == []
+
+
+def test_resends_of_other_gaps_extend_the_wait_only_so_far() -> None:
+    assembler = FrameAssembler(max_wait_ms=150)
+    lost = _burst_behind_a_later_frame(assembler)
+    seq, pli_at = 16, None
+    for k in range(3, 40):  # frame k loses its middle packet, resent 10 ms later
+        t = 33.0 * k
+        frame = packets_of(k, seq, 3)
+        seq += 3
+        plis, _ = feed(assembler, [frame[0], frame[2]], t)
+        plis += feed(assembler, [frame[1]], t + 10)[0]
+        if any(plis) and pli_at is None:
+            pli_at = t
+    assert lost and pli_at is not None  # frame 1's resends never came
+    assert 66 + MAX_REPAIR_WAIT_MS <= pli_at + 10 <= 66 + MAX_REPAIR_WAIT_MS + 2 * 33
 
 
 def test_decoding_starts_at_a_keyframe() -> None:
