@@ -10,8 +10,9 @@ retransmission has had its chance: the gap is abandoned, and decoding resumes at
 keyframe, which a PLI asks for. (Repairs still arriving mean the rest are on their way: a
 20-packet burst at 2 Mbit/s takes about 100 ms to resend behind a 40 ms round trip, close to
 the 150 ms a later frame's completion alone allowed; CI once repaired 7 of 20, and a local
-call 19 of 20 and asked for a keyframe.) Never longer than `MAX_REPAIR_WAIT_MS` after a
-later frame completed: on a lossy link, repairs of other gaps keep coming.
+call 19 of 20 and asked for a keyframe.) Never longer than `MAX_REPAIR_WAITS` x
+`max_wait_ms` after a later frame completed: on a lossy link, repairs of other gaps keep
+coming.
 
 A packet still missing `NACK_RETRY_MS` after it was last asked for is asked for again
 (`nacks_due`): aiortc sends one NACK when it sees a gap, so a lost NACK or a lost
@@ -39,7 +40,7 @@ MAX_PACKETS_KEPT = 2048
 DEFAULT_MAX_WAIT_MS = 150.0
 PLI_INTERVAL_MS = 300.0
 NACK_RETRY_MS = 50.0  # about a round trip on the links we emulate; a frame waits 150 ms
-MAX_REPAIR_WAIT_MS = 3 * DEFAULT_MAX_WAIT_MS  # while repairs keep coming, at most this
+MAX_REPAIR_WAITS = 3  # while repairs keep coming, a gap waits at most this many max waits
 
 
 @dataclass
@@ -159,7 +160,7 @@ class FrameAssembler:
                 return False
             oldest_wait = min(f.completed_ms or 0.0 for f in waiting)
             repairing = now_ms - self._last_repair_ms < self.max_wait_ms and (
-                now_ms - oldest_wait < MAX_REPAIR_WAIT_MS)
+                now_ms - oldest_wait < MAX_REPAIR_WAITS * self.max_wait_ms)
             starting = self._next_seq is None
             if not starting and (now_ms - oldest_wait < self.max_wait_ms or repairing):
                 return False

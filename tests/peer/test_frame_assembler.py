@@ -1,5 +1,5 @@
 from peer.frame_assembler import (
-    MAX_REPAIR_WAIT_MS,
+    MAX_REPAIR_WAITS,
     AssemblerStats,
     FrameAssembler,
     IncomingPacket,
@@ -120,7 +120,8 @@ def test_resends_of_other_gaps_extend_the_wait_only_so_far() -> None:
         if any(plis) and pli_at is None:
             pli_at = t
     assert lost and pli_at is not None  # frame 1's resends never came
-    assert 66 + MAX_REPAIR_WAIT_MS <= pli_at + 10 <= 66 + MAX_REPAIR_WAIT_MS + 2 * 33
+    cap_ms = MAX_REPAIR_WAITS * assembler.max_wait_ms
+    assert 66 + cap_ms <= pli_at + 10 <= 66 + cap_ms + 2 * 33
 
 
 def test_decoding_starts_at_a_keyframe() -> None:
