@@ -320,12 +320,9 @@ class FrameBudgetCoupler:
         anchor = self._anchor_sent_ms
         if anchor is None or capacity_bps is None or capacity_bps <= 0:
             return wait
-        grown_ms = self.config.skip_wait_margin * self._bytes_after_anchor() * 8000.0 / capacity_bps
+        since_bytes = sum(p.size_bytes for p in self._sent if p.sent_ms > anchor)
+        grown_ms = self.config.skip_wait_margin * since_bytes * 8000.0 / capacity_bps
         return min(wait, max(wait - (now_ms - anchor), 0.0) + grown_ms)
-
-    def _bytes_after_anchor(self) -> int:
-        """Bytes sent and not yet acknowledged (all of them before any feedback)."""
-        return sum(p.size_bytes for p in self._sent if p.transport_seq != self._anchor_seq)
 
     def decide(
         self,
@@ -386,7 +383,8 @@ class FrameBudgetCoupler:
             budget = minimum = congested_frame
         if stale:  # no word from the receiver: a sign of life now and then, nothing more
             last = self._last_frame_ms
-            risk_ms = 8000.0 * self._bytes_after_anchor() / max(drain_bps, 1.0)
+            unacked = sum(p.size_bytes for p in self._sent if p.transport_seq != self._anchor_seq)
+            risk_ms = 8000.0 * unacked / max(drain_bps, 1.0)
             every_ms = (cfg.quiet_frame_interval_ms if risk_ms <= cfg.quiet_backlog_ms
                         else cfg.stale_frame_interval_ms)
             # The encoder's smallest frame may be far above `min_frame_bytes` (at its highest
