@@ -5,59 +5,67 @@ the path takes without building a queue, and a frame is skipped rather than queu
 
 * Link rate (`capacity_bps`): a packet that reached the bottleneck before its predecessor left
   (send time + base delay <= predecessor's arrival) waited, so the arrival gap between them is
-  pure service time; bytes over summed busy gaps in the last `capacity_window_ms` of arrivals
-  (a gap that began before the window counts only its part inside) is the rate the link had
-  while busy. Optionally cautious: never above the `cautious_quantile` of the busy rates of
-  `cautious_bin_ms` (100 ms) slices over `cautious_history_ms` (1 s). Off by default (1.0):
-  in the simulator 0.2 lowered p95 signal delay (Verizon-LTE-short 187 -> 163 ms, `cellular`
-  130 -> 101 ms), but a real call's arrival times jitter, its 100 ms slices are noisy, and a
-  real 1 Mbit/s constant link was then sent 415 kbit/s (0.5: above 700). None when the link
-  was not busy lately (it is faster than we send).
+  pure service time; bytes over summed busy gaps in the last `capacity_window_ms` of arrivals (a
+  gap that began before the window counts only its part inside) is the rate the link had while
+  busy; a gap of seconds counts too (ATT-LTE-driving's outages pass one packet a second: left
+  out, they left no estimate, and the queue was drained at a stale rate of megabits a second, so
+  17-30 KB frames went into the outage). Optionally cautious: never above the
+  `cautious_quantile` of the busy rates of `cautious_bin_ms` (100 ms) slices over
+  `cautious_history_ms` (1 s). Off by default (1.0): in the simulator 0.2 lowered p95 signal
+  delay (Verizon-LTE-short 187 -> 163 ms, `cellular` 130 -> 101 ms), but a real call's arrival
+  times jitter, its 100 ms slices are noisy, and a real 1 Mbit/s constant link was then sent 415
+  kbit/s (0.5: above 700). None when the link was not busy lately (it is faster than we send).
 * Queue now (`queued_bytes`): the newest acknowledged packet (the anchor) left the bottleneck
   `queue_delay_ms` after it was sent (one-way delay above the minimum of the last
   `BASE_DELAY_WINDOW_MS`); what was sent after it and before that moment was queued behind it
   then, and from then on the link drains at the drain rate while each byte sent is added
   (credited at most `FEEDBACK_GRACE_MS` past the newest feedback: silence is not progress);
   bytes still in the pacer count too. The anchor itself has arrived.
-* Budget: rate x (time since the last sent frame, 1 to `max_credit_frames` intervals: by
-  default 1, as a skipped frame's share spent on the next one queues behind it) + the
-  standing queue worth keeping (`target_delay_ms` of the link rate, at least `min_queue_bytes`:
-  a link stays busy, and its rate known, only with bytes waiting; none while the link rate is
-  unknown) - queued. Every `BASE_REFRESH_INTERVAL_MS` the standing queue is let go and the
-  rate cut to `BASE_REFRESH_RATE_FRACTION` for a moment, so that a queue the estimate missed
-  (a base delay that already holds one) drains and the minimum delay stays true. Skip when the
-  budget is below `min_frame_bytes` (or 5 % of a nominal frame: a small frame costs the
-  frames after it less delay than a skip costs this one), or when the wait the newest
-  feedback shows, projected to now, is longer than `skip_queue_delay_ms` plus what the
-  intended queue and frame take. Projected: a queue's wait shrinks by one ms per ms whatever
-  the link's rate, and grows by what was sent since, counted `skip_wait_margin` times at the
-  measured link rate (which lags a slowing link). When that congestion is short (a frame
-  sent now would wait at most `congested_frame_max_wait_ms`), feedback came in the last
-  `CONGESTED_FRAME_SILENCE_MS` (five feedback intervals: a silence may be an outage's start,
-  where each small frame is one more packet behind it), no loss was reported in the last
-  `CONGESTED_FRAME_AFTER_LOSS_MS` (while resends repair a loss, frames after it cannot be
-  shown anyway, and each one completed starts the receiver's give-up clock on the frames
-  still waiting: a 20-packet burst was then repaired 9 of 20 in a real call) and the link is
-  not slow (the frame is at most `CONGESTED_FRAME_SHARE` of a frame interval's drain), a
-  `congested_frame_bytes` frame is sent instead of none: it is seen behind the queue either
-  way, and skipped it would be seen only as the next frame (Salsify's signal delay charges
-  the skip). Measured
-  in the simulator (60 s, 20 ms), p95 signal delay with headroom.py on: `cellular` 85 -> 74
-  ms, Verizon-LTE-short 139 -> 113 ms, for 0.1-0.7 dB of SSIM (a small frame is a poor
-  picture); with no wait limit ATT-LTE-driving lost 1.4 dB to small frames shown seconds
-  late after its outage, hence the limit; the silence rule took ATT from 7,307 to 7,246 ms.
-  Keyframes: at most `max_keyframe_ms` of the rate minus the queue. With no feedback for
-  `STALE_FEEDBACK_MS`: one `min_frame_bytes` frame per `quiet_frame_interval_ms` (100 ms)
-  while the bytes not yet acknowledged would drain in `quiet_backlog_ms` (300 ms) at the
-  link's last rate, one per `stale_frame_interval_ms` (1 s) beyond that, never more often
-  than the last encoded frame's size allows at `quiet_rate_bps` (40 kbit/s, under the
-  controller's 50 kbit/s floor), and nothing else (whatever credit the silence built up). A
-  silence is the media link's outage (what is sent then waits behind it) or the feedback
-  link's (the media still flows): ATT-LTE-driving's uplink falls silent for seconds a dozen
-  times while its downlink carries the video, and one frame a second froze the picture
-  through each; the bound keeps what a media outage can hold to 300 ms of the link's rate
-  once it returns. The rate cap because the encoder's smallest 640x480 frame is 1.4-2.4 KB,
-  not 200 bytes: ten a second sent 115 kbit/s into a dead link in a real 5 s outage.
+* Budget: rate x (time since the last sent frame, 1 to `max_credit_frames` intervals: by default
+  1, as a skipped frame's share spent on the next one queues behind it) + the standing queue
+  worth keeping (`target_delay_ms` of the link rate, at least `min_queue_bytes`: a link stays
+  busy, and its rate known, only with bytes waiting; none while the link rate is unknown) -
+  queued. Every `BASE_REFRESH_INTERVAL_MS` the standing queue is let go and the rate cut to
+  `BASE_REFRESH_RATE_FRACTION` for a moment, so that a queue the estimate missed (a base delay
+  that already holds one) drains and the minimum delay stays true. Skip when the budget is below
+  `min_frame_bytes` (or 5 % of a nominal frame: a small frame costs the frames after it less
+  delay than a skip costs this one), or when the wait the newest feedback shows, projected to
+  now, is longer than `skip_queue_delay_ms` plus what the intended queue and frame take.
+  Projected: a queue's wait shrinks by one ms per ms whatever the link's rate, and grows by what
+  was sent since, counted `skip_wait_margin` times at the measured link rate (which lags a
+  slowing link). When that congestion is short (a frame sent now would wait at most
+  `congested_frame_max_wait_ms`), feedback came in the last `CONGESTED_FRAME_SILENCE_MS` (five
+  feedback intervals: a silence may be an outage's start, where each small frame is one more
+  packet behind it), no loss was reported in the last `CONGESTED_FRAME_AFTER_LOSS_MS` (while
+  resends repair a loss, frames after it cannot be shown anyway, and each one completed starts
+  the receiver's give-up clock on the frames still waiting: a 20-packet burst was then repaired
+  9 of 20 in a real call) and the link is not slow (the frame is at most `CONGESTED_FRAME_SHARE`
+  of a frame interval's drain), a `congested_frame_bytes` frame is sent instead of none: it is
+  seen behind the queue either way, and skipped it would be seen only as the next frame
+  (Salsify's signal delay charges the skip). Measured in the simulator (60 s, 20 ms), p95 signal
+  delay with headroom.py on: `cellular` 85 -> 74 ms, Verizon-LTE-short 139 -> 113 ms, for
+  0.1-0.7 dB of SSIM (a small frame is a poor picture); with no wait limit ATT-LTE-driving lost
+  1.4 dB to small frames shown seconds late after its outage, hence the limit; the silence rule
+  took ATT from 7,307 to 7,246 ms.
+* Keyframes: at most `max_keyframe_ms` of the rate minus the queue.
+* Silence: with no feedback for `STALE_FEEDBACK_MS`, or only `early_quiet_ms` (300 ms) on a fast
+  link (one where frames of the last encoded size, one per `quiet_frame_interval_ms`, take at
+  most `early_quiet_share` of the drain rate): one `min_frame_bytes` frame per
+  `quiet_frame_interval_ms` (100 ms) while the bytes not yet acknowledged would drain in
+  `quiet_backlog_ms` (300 ms) at the link's last rate, one per `stale_frame_interval_ms` (1 s)
+  beyond that, and from `quiet_rate_after_ms` (250 ms) later on never more often than the last
+  encoded frame's size allows at `quiet_rate_bps` (40 kbit/s, under the controller's 50 kbit/s
+  floor); nothing else (whatever credit the silence built up). A silence is the media link's
+  outage (what is sent then waits behind it) or the feedback link's (the media still flows):
+  ATT-LTE-driving's uplink falls silent for seconds a dozen times while its downlink carries the
+  video, and one frame a second froze the picture through each; the bound keeps what a media
+  outage can hold to 300 ms of the link's rate once it returns. The rate cap because the
+  encoder's smallest 640x480 frame is 1.4-2.4 KB, not 200 bytes: ten a second sent 115 kbit/s
+  into a dead link in a real 5 s outage. The early start and the uncapped first 250 ms because
+  ATT's uplink silences (2-3.4 s while the media flows) otherwise left 0.7 s with nothing sent,
+  then frames 400 ms apart: in the simulator (whole ATT trace, medians of 4 seeds) frozen time
+  68.2 -> 62.0 s and p95 signal delay 482 -> 448 ms, SSIM unchanged; 300 ms on every link hurt
+  slow ones (TMobile-UMTS 60 s 6.2 -> 8.1 s), where a silence is more often an outage.
 * Expected wait: the first packet of each frame is reported (`on_packet_sent`) with the wait
   the queue model gives it, so that headroom.py can tell a link that kept its rate from one
   that did not.
@@ -105,6 +113,9 @@ class CouplerConfig:
     quiet_frame_interval_ms: float = 100.0  # ... or per this while what is unacknowledged
     quiet_backlog_ms: float = 300.0  # ... would drain in this long at the drain rate,
     quiet_rate_bps: float = 40_000.0  # ... and never faster than this by the last frame's size
+    quiet_rate_after_ms: float = 250.0  # ... once the silence is this much past stale
+    early_quiet_ms: float = 300.0  # silence this long is stale on a fast link: one where ...
+    early_quiet_share: float = 0.5  # ... quiet frames each interval take at most this share
     max_credit_frames: float = MAX_CREDIT_FRAMES  # a skipped frame's share passes on, to this
     congested_frame_bytes: int = 300  # while congested, a frame this small rather than none,
     congested_frame_max_wait_ms: float = 250.0  # ... when the wait it meets is at most this
@@ -227,7 +238,7 @@ class FrameBudgetCoupler:
                 assert r.arrived_ms is not None and previous.arrived_ms is not None
                 gap_ms = r.arrived_ms - previous.arrived_ms
                 waited = r.sent_ms + base_owd <= previous.arrived_ms
-                if waited and 0.0 <= gap_ms < STALE_FEEDBACK_MS:
+                if waited and gap_ms >= 0.0:
                     self._busy.append((r.arrived_ms, r.size_bytes, gap_ms))
             if previous is None or r.transport_seq > previous.transport_seq:
                 previous = r
@@ -368,7 +379,11 @@ class FrameBudgetCoupler:
         projected_ms = self.projected_wait_ms(capacity_bps, now_ms)
         if flowing and projected_ms > limit_ms:
             budget = 0.0  # the path is congested now, whatever the rate estimates say
-        stale = math.isfinite(heard_ms) and heard_ms > STALE_FEEDBACK_MS
+        # What quiet frames would send: the encoder's last frame is about what the next takes.
+        quiet_bps = 8000.0 * self._last_frame_bytes / cfg.quiet_frame_interval_ms
+        stale_ms = (cfg.early_quiet_ms if quiet_bps <= cfg.early_quiet_share * drain_bps
+                    else STALE_FEEDBACK_MS)
+        stale = math.isfinite(heard_ms) and heard_ms > stale_ms
         nominal = rate_bytes_per_ms * interval_ms
         keyframe_cap = rate_bytes_per_ms * cfg.max_keyframe_ms - queued
         minimum = min(max(cfg.min_frame_bytes, MIN_USEFUL_FRACTION * nominal), nominal)
@@ -389,7 +404,8 @@ class FrameBudgetCoupler:
                         else cfg.stale_frame_interval_ms)
             # The encoder's smallest frame may be far above `min_frame_bytes` (at its highest
             # quantizer a 640x480 frame takes about 1.4 KB): space them by what they take.
-            every_ms = max(every_ms, 8000.0 * self._last_frame_bytes / cfg.quiet_rate_bps)
+            if heard_ms > stale_ms + cfg.quiet_rate_after_ms:
+                every_ms = max(every_ms, 8000.0 * self._last_frame_bytes / cfg.quiet_rate_bps)
             if last is None or now_ms - last >= every_ms:
                 budget = float(cfg.min_frame_bytes)
                 minimum = float(cfg.min_frame_bytes)

@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from ratecontrol.coupler import CouplerConfig, FrameBudgetCoupler
+from ratecontrol.coupler import STALE_FEEDBACK_MS, CouplerConfig, FrameBudgetCoupler
 from ratecontrol.types import PacketResult, SentPacket
 
 FRAME_MS = 1000.0 / 30.0
@@ -311,3 +311,62 @@ def test_stale_feedback_never_allows_a_large_frame() -> None:
     coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
     d = coupler.decide(10_000_000, None, None, 3000.0, FRAME_MS)  # 3 s of silence, big credit
     assert d.send and d.target_bytes == coupler.config.min_frame_bytes
+
+
+def test_a_busy_gap_of_seconds_counts_as_a_slow_link() -> None:
+    # ATT-LTE-driving's outages pass one packet a second: each such gap is busy time, and the
+    # link's rate while busy is tiny. A gap over a second once gave no estimate at all, and
+    # the queue was drained at a stale rate estimate of megabits a second.
+    coupler = FrameBudgetCoupler(CouplerConfig(cautious_quantile=1.0))
+    coupler.on_packet_sent(SentPacket(0, 100, 0.0))
+    coupler.on_feedback([PacketResult(0, 100, 0.0, 20.0)], 40.0)
+    for k in range(1, 5):  # all sent at once at 100 ms, then one arrives per 1.2 s
+        coupler.on_packet_sent(SentPacket(k, 1200, 100.0))
+    coupler.on_feedback([PacketResult(k, 1200, 100.0, 120.0 + 1200.0 * k) for k in range(1, 5)],
+                        5000.0)
+    capacity = coupler.capacity_bps()
+    assert capacity is not None and capacity < 20_000
+
+
+def _quiet_frames(link_bps: float, frame_bytes: int) -> list[float]:
+    """A path measured at `link_bps`, then 3 s without feedback; the encoder's smallest frame
+    is `frame_bytes`. Returns when the coupler sent frames (each one at once)."""
+    coupler = FrameBudgetCoupler(CouplerConfig(cautious_quantile=1.0))
+    last = _busy_link(coupler, [link_bps] * 6, 100.0)
+    heard = last + 40.0
+    coupler.on_frame_encoded(frame_bytes)
+    sent = []
+    seq = 10_000
+    t = heard
+    while t < heard + 3000.0:
+        t += FRAME_MS
+        if coupler.decide(link_bps, coupler.capacity_bps(), None, t, FRAME_MS).send:
+            sent.append(t - heard)
+            coupler.on_frame_encoded(frame_bytes)
+            coupler.on_packet_sent(SentPacket(seq, frame_bytes, t))
+            seq += 1
+    return sent
+
+
+def test_on_a_fast_link_a_feedback_silence_gets_small_frames_after_300_ms() -> None:
+    # 8 Mbit/s, 1.5 KB frames (ten a second are 120 kbit/s, under half the link): ATT's
+    # uplink falls silent for seconds while its downlink carries the video, and waiting a
+    # full second for a sign of life froze the picture through each such silence.
+    cfg = CouplerConfig()
+    quiet = [s for s in _quiet_frames(8e6, 1500) if s > cfg.early_quiet_ms]
+    assert quiet[0] <= cfg.early_quiet_ms + cfg.quiet_frame_interval_ms + FRAME_MS
+    uncapped = [s for s in quiet if s <= cfg.early_quiet_ms + cfg.quiet_rate_after_ms]
+    assert len(uncapped) >= 2  # a frame per `quiet_frame_interval_ms` at first, ...
+    capped = [s for s in quiet if s > uncapped[-1]]
+    gaps = [b - a for a, b in itertools.pairwise([uncapped[-1], *capped])]
+    assert len(gaps) >= 5 and min(gaps) >= 8000.0 * 1500 / cfg.quiet_rate_bps - 1e-6  # ... then
+    # no faster than the quiet rate
+
+
+def test_on_a_slow_link_a_feedback_silence_gets_nothing_for_a_second() -> None:
+    # 200 kbit/s: ten 1.5 KB frames a second would be 120 kbit/s, more than half the link,
+    # where a silence is as likely an outage that each frame would wait behind.
+    cfg = CouplerConfig()
+    sent = _quiet_frames(200_000, 1500)
+    assert not [s for s in sent if cfg.early_quiet_ms < s <= STALE_FEEDBACK_MS]
+    assert [s for s in sent if s > STALE_FEEDBACK_MS]
