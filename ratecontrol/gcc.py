@@ -130,6 +130,15 @@ class GccController:
             self.loss_based.cap(reduced, now_ms)
             self._set_target(reduced)
 
+    def restore_target(self, bps: float, now_ms: float) -> None:
+        """Take back timeout cuts the feedback has shown were needless (see ours.py): the
+        delay-based estimate and, while loss is low, the loss-based one return to `bps`."""
+        if bps <= self._target_bps:
+            return
+        self.delay_based.aimd.set_estimate(bps, now_ms)
+        self.loss_based.follow(bps)
+        self._set_target(min(bps, self.loss_based.bitrate_bps()))
+
     def target_bps(self) -> float:
         return self._target_bps
 

@@ -90,3 +90,34 @@ def test_bad_feedback_keeps_everything_finite() -> None:
         assert 50_000 <= ours.target_bps() <= 10_000_000
         pacing = ours.pacing_bps()
         assert pacing is not None and math.isfinite(pacing)
+
+
+def _silence(arrival_delay_ms: float) -> tuple[float, float]:
+    """1 Mbit/s, then 2.5 s without feedback while a packet goes out every 100 ms; then one
+    feedback on all of them, each arrived `arrival_delay_ms` after it was sent. Returns GCC's
+    rate before the silence and after that feedback."""
+    ours = OursController(OursConfig(bounds=RateBounds(start_bps=1_000_000)))
+    ours.on_packet_sent(SentPacket(0, 1200, 0.0))
+    ours.on_feedback([PacketResult(0, 1200, 0.0, 30.0)], 60.0)
+    before = ours.gcc.target_bps()
+    results = []
+    for k in range(1, 26):
+        t = 100.0 * k
+        ours.on_packet_sent(SentPacket(k, 1200, t))
+        ours.on_timer(t)
+        results.append(PacketResult(k, 1200, t, t + arrival_delay_ms))
+    assert ours.gcc.target_bps() <= before / 4  # GCC's timeout cut it twice
+    ours.on_feedback(results, 2600.0)
+    return before, ours.gcc.target_bps()
+
+
+def test_a_silence_of_the_feedback_alone_gives_the_rate_back() -> None:
+    # ATT-LTE-driving's uplink falls silent for seconds while its downlink carries the video:
+    # the feedback that follows shows every packet arrived on time, so the cuts were needless
+    before, after = _silence(arrival_delay_ms=30.0)
+    assert after == before
+
+
+def test_a_media_outage_keeps_the_cut_rate() -> None:
+    before, after = _silence(arrival_delay_ms=2000.0)  # what was sent waited behind it
+    assert after <= before / 4
