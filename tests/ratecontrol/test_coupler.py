@@ -370,3 +370,53 @@ def test_on_a_slow_link_a_feedback_silence_gets_nothing_for_a_second() -> None:
     sent = _quiet_frames(200_000, 1500)
     assert not [s for s in sent if cfg.early_quiet_ms < s <= STALE_FEEDBACK_MS]
     assert [s for s in sent if s > STALE_FEEDBACK_MS]
+
+
+def _silence(coupler: FrameBudgetCoupler, heard_ms: float, seq: int, wait_ms: float
+             ) -> tuple[list[float], float, int]:
+    """2 s without feedback on an 8 Mbit/s link, the encoder's frames 1.5 KB each; then one
+    feedback on what was sent, each packet having waited `wait_ms` at the bottleneck. Returns
+    when frames went out (ms into the silence), when that feedback came and the next seq."""
+    sent, results = [], []
+    t = heard_ms
+    while t < heard_ms + 2000.0:
+        t += FRAME_MS
+        if coupler.decide(8e6, coupler.capacity_bps(), None, t, FRAME_MS).send:
+            sent.append(t - heard_ms)
+            coupler.on_frame_encoded(1500)
+            coupler.on_packet_sent(SentPacket(seq, 1500, t))
+            results.append(PacketResult(seq, 1500, t, t + 20.0 + wait_ms))
+            seq += 1
+    end = max(t, results[-1].arrived_ms or t) + 20.0
+    coupler.on_feedback(results, end)
+    return sent, end, seq
+
+
+def test_after_two_silences_of_the_feedback_alone_the_next_gets_a_frame_per_interval() -> None:
+    # ATT-LTE-driving's uplink falls silent for seconds again and again while the video flows:
+    # once the feedback after two silences has shown it so, quiet frames keep their 100 ms
+    # spacing through the next, rather than one per 300 ms by the quiet rate (each a freeze).
+    cfg = CouplerConfig(cautious_quantile=1.0)
+    coupler = FrameBudgetCoupler(cfg)
+    heard, seq = _busy_link(coupler, [8e6] * 6, 100.0) + 40.0, 10_000
+    first, heard, seq = _silence(coupler, heard, seq, wait_ms=0.0)
+    late = [s for s in first if s > cfg.early_quiet_ms + cfg.quiet_rate_after_ms + 1.0]
+    assert min(b - a for a, b in itertools.pairwise(late)) >= 300.0 - 1e-6  # not trusted yet
+    _, heard, seq = _silence(coupler, heard, seq, wait_ms=0.0)
+    third, heard, seq = _silence(coupler, heard, seq, wait_ms=0.0)
+    quiet = [s for s in third if s > cfg.early_quiet_ms]
+    assert max(b - a for a, b in itertools.pairwise(quiet)) < cfg.quiet_frame_interval_ms + FRAME_MS
+    assert len([s for s in third if s > 1000.0]) >= 7
+
+
+def test_a_silence_whose_packets_waited_ends_that_trust() -> None:
+    # What was sent in it waited behind a media outage: the next silence may be one too
+    cfg = CouplerConfig(cautious_quantile=1.0)
+    coupler = FrameBudgetCoupler(cfg)
+    heard, seq = _busy_link(coupler, [8e6] * 6, 100.0) + 40.0, 10_000
+    for _ in range(2):
+        _, heard, seq = _silence(coupler, heard, seq, wait_ms=0.0)
+    _, heard, seq = _silence(coupler, heard, seq, wait_ms=1500.0)
+    after, heard, seq = _silence(coupler, heard, seq, wait_ms=0.0)
+    # its last second gets a frame per 300 ms at most (quiet rate), not one per 100 ms
+    assert len([s for s in after if s > 1000.0]) <= 1000.0 / 300.0 + 1
