@@ -244,18 +244,26 @@ class FrameBudgetCoupler:
         self.queue_delay_ms = self._anchor_queue_ms
 
     def _judge_silence(self, results: list[PacketResult]) -> None:
-        """The first word on packets sent in the last silence: if all arrived, none waiting
-        more than `mute_wait_ms`, only the feedback was mute (the media link carried them)."""
-        since = self._silence_from_ms
-        during = [r for r in results if since is not None and r.sent_ms > since]
-        if not during or not self._base:
+        """Count the silences in a row in which only the feedback was mute."""
+        if self._silence_from_ms is None:
             return
+        mute = self.only_feedback_was_mute(results, self._silence_from_ms)
+        if mute is not None:
+            self._mute_streak = self._mute_streak + 1 if mute else 0
+            self._silence_from_ms = None
+
+    def only_feedback_was_mute(self, results: list[PacketResult], since_ms: float) -> bool | None:
+        """The verdict of `results` on a silence since `since_ms`: True if what was sent in it
+        all arrived, none waiting more than `mute_wait_ms` above the base delay (the media link
+        carried it: only the feedback was mute), False if not, None if they tell nothing of
+        what was sent in it."""
+        during = [r for r in results if r.sent_ms > since_ms]
+        if not during or not self._base:
+            return None
         base_owd = self._base[0][1]
-        mute = all(r.arrived_ms is not None
+        return all(r.arrived_ms is not None
                    and r.arrived_ms - r.sent_ms - base_owd <= self.config.mute_wait_ms
                    for r in during)
-        self._mute_streak = self._mute_streak + 1 if mute else 0
-        self._silence_from_ms = None
 
     def _add_busy_samples(self, received: list[PacketResult]) -> None:
         """A packet that reached the bottleneck before its predecessor left it (sent + base

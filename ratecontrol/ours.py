@@ -12,13 +12,13 @@ feedback says are still queued, and skips a frame rather than let the queue grow
   drifts above capacity; the measured link rate is the better predictor (Salsify's lesson).
 * Budget per frame: the coupler's, at that rate, draining at the measured link rate.
 * After a silence: GCC halves its rate each second without feedback (gcc.py); when the first
-  feedback on what was sent in the silence shows all of it arrived, none waiting more than
-  `silence_wait_ms` (100 ms) above the base delay, only the feedback was mute and GCC gets its
-  rate from before the silence back. ATT-LTE-driving's uplink falls silent for 1-3.4 s a
-  dozen times while its downlink carries the video; in the simulator (whole trace, medians of
-  4 seeds) p95 signal delay 448 -> 439 ms, frozen 62.0 -> 61.8 s, other traces unchanged.
-  Without the cut at all ATT gained more (419 ms), but TMobile-UMTS-driving's first minute,
-  whose silences are media outages, lost (6.1 -> 9.1 s).
+  feedback on what was sent since the silence began shows all of it arrived, none waiting more
+  than the coupler's `mute_wait_ms` (100 ms) above the base delay, only the feedback was mute
+  and GCC gets its rate from before the silence back. ATT-LTE-driving's uplink falls silent
+  for 1-3.4 s a dozen times while its downlink carries the video; in the simulator (whole
+  trace, medians of 4 seeds) p95 signal delay 448 -> 439 ms, frozen 62.0 -> 61.8 s, other
+  traces unchanged. Without the cut at all ATT gained more (419 ms), but TMobile-UMTS-driving's
+  first minute, whose silences are media outages, lost (6.1 -> 9.1 s).
 * Pacing: `pacing_factor` (2.5, libwebrtc's) x the larger of the rate and the link rate, so
   the pacer never holds a frame longer than the link would; `sound_pacing_factor` (1.5) while
   the call carries sound (a sound packet sent within `SOUND_RECENT_MS` of the newest packet).
@@ -63,7 +63,6 @@ PACING_FACTOR = 2.5
 SOUND_PACING_FACTOR = 1.5
 SOUND_RECENT_MS = 1000.0  # a call carries sound while its last sound packet is this recent
 CAPACITY_HEADROOM = 1.0  # the budget rate may exceed the measured link rate by this factor
-SILENCE_WAIT_MS = 100.0  # what was sent in a silence waited no more: only the feedback was mute
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,6 @@ class OursConfig:
     sound_pacing_factor: float = SOUND_PACING_FACTOR
     capacity_headroom: float = CAPACITY_HEADROOM
     headroom: HeadroomConfig = field(default_factory=HeadroomConfig)
-    silence_wait_ms: float = SILENCE_WAIT_MS
 
 
 class OursController:
@@ -107,19 +105,16 @@ class OursController:
         self.headroom.on_feedback(results, self.coupler.base_delay_ms(), now_ms)
 
     def _after_silence(self, results: list[PacketResult], now_ms: float) -> None:
-        """The first word on what was sent during a silence that cut GCC's rate: if it all
-        arrived without waiting, only the feedback was silent, and the cuts are taken back."""
+        """The first word on what was sent during a silence that cut GCC's rate: if only the
+        feedback was mute (coupler.py), the cuts are taken back."""
         before = self._rate_before_cut
-        base = self.coupler.base_delay_ms()
-        if before is None or base is None:
+        if before is None:
             return
-        during = [r for r in results if r.sent_ms > self._silence_from_ms]
-        if not during:
+        mute = self.coupler.only_feedback_was_mute(results, self._silence_from_ms)
+        if mute is None:
             return  # news from before the silence only
         self._rate_before_cut = None
-        flowed = all(r.arrived_ms is not None and r.arrived_ms - r.sent_ms - base
-                     <= self.config.silence_wait_ms for r in during)
-        if flowed:
+        if mute:
             self.gcc.restore_target(before, now_ms)
 
     def on_remb(self, bitrate_bps: float, now_ms: float) -> None:
