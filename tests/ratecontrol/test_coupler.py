@@ -150,6 +150,23 @@ def test_the_first_packet_of_a_frame_reports_the_wait_its_frame_expects() -> Non
     assert coupler.on_packet_sent(SentPacket(13, 160, 132.0, is_audio=True)) is None
 
 
+def _sent_while_silent(coupler: FrameBudgetCoupler, rate_bps: float, start_ms: float,
+                       frames: int, seq: int, encoded_bytes: int = 0) -> list[SentPacket]:
+    """One decision per frame interval for `frames` intervals after `start_ms`, no feedback:
+    each frame the coupler allows is encoded to its target, or to `encoded_bytes` when that is
+    set (an encoder that cannot go lower), and sent at once as packet `seq`, `seq` + 1, ..."""
+    sent = []
+    for k in range(1, frames + 1):
+        t = start_ms + k * FRAME_MS
+        d = coupler.decide(rate_bps, coupler.capacity_bps(), None, t, FRAME_MS)
+        if d.send:
+            packet = SentPacket(seq + len(sent), encoded_bytes or d.target_bytes, t)
+            coupler.on_frame_encoded(packet.size_bytes)
+            coupler.on_packet_sent(packet)
+            sent.append(packet)
+    return sent
+
+
 def _silent_frames(coupler: FrameBudgetCoupler, rate_bps: float, encoded_bytes: int = 0
                    ) -> list[tuple[float, int]]:
     """5 s without feedback after one report of an empty path: the frames the coupler sends
@@ -157,18 +174,8 @@ def _silent_frames(coupler: FrameBudgetCoupler, rate_bps: float, encoded_bytes: 
     its target, or to `encoded_bytes` when that is set (an encoder that cannot go lower)."""
     coupler.on_packet_sent(SentPacket(0, 1200, 0.0))
     coupler.on_feedback([PacketResult(0, 1200, 0.0, 20.0)], 40.0)
-    sent = []
-    seq = 1
-    for k in range(1, 150):
-        t = 40.0 + k * FRAME_MS
-        d = coupler.decide(rate_bps, None, None, t, FRAME_MS)
-        if d.send:
-            size = encoded_bytes or d.target_bytes
-            sent.append((t, size))
-            coupler.on_frame_encoded(size)
-            coupler.on_packet_sent(SentPacket(seq, size, t))
-            seq += 1
-    return [s for s in sent if s[0] > 1100.0]  # after STALE_FEEDBACK_MS
+    sent = _sent_while_silent(coupler, rate_bps, 40.0, 149, 1, encoded_bytes)
+    return [(p.sent_ms, p.size_bytes) for p in sent if p.sent_ms > 1100.0]  # after stale
 
 
 def test_stale_feedback_allows_small_frames_while_their_backlog_is_small() -> None:
@@ -332,20 +339,10 @@ def _quiet_frames(link_bps: float, frame_bytes: int) -> list[float]:
     """A path measured at `link_bps`, then 3 s without feedback; the encoder's smallest frame
     is `frame_bytes`. Returns when the coupler sent frames (each one at once)."""
     coupler = FrameBudgetCoupler(CouplerConfig(cautious_quantile=1.0))
-    last = _busy_link(coupler, [link_bps] * 6, 100.0)
-    heard = last + 40.0
+    heard = _busy_link(coupler, [link_bps] * 6, 100.0) + 40.0
     coupler.on_frame_encoded(frame_bytes)
-    sent = []
-    seq = 10_000
-    t = heard
-    while t < heard + 3000.0:
-        t += FRAME_MS
-        if coupler.decide(link_bps, coupler.capacity_bps(), None, t, FRAME_MS).send:
-            sent.append(t - heard)
-            coupler.on_frame_encoded(frame_bytes)
-            coupler.on_packet_sent(SentPacket(seq, frame_bytes, t))
-            seq += 1
-    return sent
+    sent = _sent_while_silent(coupler, link_bps, heard, 90, 10_000, frame_bytes)
+    return [p.sent_ms - heard for p in sent]
 
 
 def test_on_a_fast_link_a_feedback_silence_gets_small_frames_after_300_ms() -> None:
@@ -377,19 +374,12 @@ def _silence(coupler: FrameBudgetCoupler, heard_ms: float, seq: int, wait_ms: fl
     """2 s without feedback on an 8 Mbit/s link, the encoder's frames 1.5 KB each; then one
     feedback on what was sent, each packet having waited `wait_ms` at the bottleneck. Returns
     when frames went out (ms into the silence), when that feedback came and the next seq."""
-    sent, results = [], []
-    t = heard_ms
-    while t < heard_ms + 2000.0:
-        t += FRAME_MS
-        if coupler.decide(8e6, coupler.capacity_bps(), None, t, FRAME_MS).send:
-            sent.append(t - heard_ms)
-            coupler.on_frame_encoded(1500)
-            coupler.on_packet_sent(SentPacket(seq, 1500, t))
-            results.append(PacketResult(seq, 1500, t, t + 20.0 + wait_ms))
-            seq += 1
-    end = max(t, results[-1].arrived_ms or t) + 20.0
+    sent = _sent_while_silent(coupler, 8e6, heard_ms, 60, seq, 1500)
+    results = [PacketResult(p.transport_seq, p.size_bytes, p.sent_ms, p.sent_ms + 20.0 + wait_ms)
+               for p in sent]
+    end = max(heard_ms + 60 * FRAME_MS, results[-1].arrived_ms or 0.0) + 20.0
     coupler.on_feedback(results, end)
-    return sent, end, seq
+    return [p.sent_ms - heard_ms for p in sent], end, seq + len(sent)
 
 
 def test_after_two_silences_of_the_feedback_alone_the_next_gets_a_frame_per_interval() -> None:
