@@ -17,10 +17,10 @@ A pair name such as ``ATT-LTE-driving`` means its ``.up`` file for ``--up`` and 
 and ``--duplicate`` apply to both directions. ``--burst-loss up:10:20`` loses 20 packets in
 a row on ``up`` (the default DIR; or ``down``), from the first to leave the queue at or after
 trace time 10 s; trace time 0 is when the direction's first path carried its first datagram,
-and later paths (an ICE restart) keep that clock. It composes with ``--loss``, is logged and
-counted as reason ``burst``, and may be given several times. Without ``--user`` the one account is
-``netem:netem``. Bad arguments or traces: one line on stderr and exit status 2. Stops on
-SIGINT/SIGTERM with status 0, after one ``netem total`` line per direction.
+and later paths (an ICE restart) keep that clock and queue. It composes with ``--loss``, is
+logged and counted as reason ``burst``, and may be given several times. Without ``--user`` the
+one account is ``netem:netem``. Bad arguments or traces: one line on stderr and exit status 2.
+Stops on SIGINT/SIGTERM with status 0, after one ``netem total`` line per direction.
 """
 
 from __future__ import annotations

@@ -4,13 +4,12 @@ It owns no protocol logic. ``netem.turn.TurnServer`` decides everything; this mo
 datagrams from the listen socket and from one UDP relay socket per allocation (bound on the
 listen host, port chosen by the kernel), feeds them in with ``loop.time()`` in ms, sends what
 the core returns, and keeps one ``loop.call_at`` timer armed at the core's ``next_timer()``.
-Links are ``netem.relay_meter.MeteredLink`` over ``netem.link.Link``: ``up`` for the UP
-direction of every path and ``down`` for DOWN (see ``netem.turn`` for what the directions
-mean). A path gets its links when it carries its first datagram; all links of a direction
-share one trace clock, started by the first path, and one loss-burst schedule. A later path
-(an ICE restart) gets its own queue: two paths live at once would each get the trace's full
-capacity, but in a two-party call only one is live at a time. Every ``stats_interval_s``
-it writes one line per direction, plus one line of TURN counters when they changed, to
+Links are ``netem.relay_meter.MeteredLink`` over ``netem.link.Link``: one ``up`` link that
+every path's UP direction crosses and one ``down`` link for DOWN (see ``netem.turn`` for
+what the directions mean, ``netem.turn_paths`` for why one queue per direction). Each is
+made when its direction carries its first datagram, which starts its trace clock. Every
+``stats_interval_s`` it writes one line per direction, plus one line of TURN counters when
+they changed, to
 ``stats_out``; on close, one ``netem total`` line per direction for the whole run (and one
 ``total`` record per direction in the packet log). Every line and record names the trace file.
 

@@ -22,11 +22,11 @@ time 0 is and which trace it applies (``trace_file`` the absolute path, null for
 trace; the relay's first record, ``{"event": "origin", "wall_s"}``, ties ``origin_ms`` to the
 wall clock). On close the relay logs :meth:`DirectionMeter.total_record` per direction.
 
-All links of one direction run on one trace clock: time 0 is where the first of them started
-(``DirectionMeter.trace_start_ms``), so every ``link`` record of a direction logs the same
-``start_ms``. The emulated link is the network, not one ICE session: a path made later (new
-allocations after an ICE restart) finds the trace where the network is, instead of replaying
-it from 0. Each path still has its own queue.
+A direction's trace clock starts where its link was made (``DirectionMeter.trace_start_ms``),
+and its ``link`` record logs that ``start_ms``. The emulated link is the network, not one ICE
+session: every path of the direction crosses the one link (``netem.turn_paths``), so a path
+made later (new allocations after an ICE restart) finds the trace where the network is and
+waits behind what is queued.
 """
 
 from __future__ import annotations

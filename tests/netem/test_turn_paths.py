@@ -1,4 +1,4 @@
-"""Paths: one pair of links per (first, second) endpoint pair, made on demand."""
+"""Paths: every path of a direction crosses that direction's one link, made on demand."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Hold:
         return self.created_ms + 100.0 if self.items else None
 
 
-def test_links_are_made_per_path_and_direction_and_forgotten() -> None:
+def test_one_link_per_direction_serves_every_path() -> None:
     made: list[Hold] = []
 
     def factory(direction: Direction, now_ms: float) -> Hold:
@@ -36,13 +36,20 @@ def test_links_are_made_per_path_and_direction_and_forgotten() -> None:
     assert paths.next_event_time() is None
     up = Relayed(False, X, Y, b"up")
     paths.send(X, Y, Direction.UP, up, 5.0)
-    assert len(made) == 2 and len(paths) == 1
+    assert len(made) == 1 and len(paths) == 1
     assert made[0].direction is Direction.UP and made[0].items == [up]
     assert paths.next_event_time() == 105.0
     assert paths.deliveries(104.0) == []
     assert paths.deliveries(105.0) == [up]
     assert paths.next_event_time() is None
-    paths.send(X, Z, Direction.DOWN, Relayed(True, X, Z, b"d"), 7.0)
-    assert len(made) == 4 and len(paths) == 2
-    paths.forget(Z)
-    assert len(paths) == 1 and paths.next_event_time() is None
+    second = Relayed(False, Z, Y, b"second path")
+    paths.send(X, Y, Direction.UP, up, 6.0)
+    paths.send(Z, Y, Direction.UP, second, 7.0)  # a second path: the same queue
+    assert len(made) == 1 and len(paths) == 2 and made[0].items == [up, second]
+    down = Relayed(True, X, Z, b"d")
+    paths.send(X, Z, Direction.DOWN, down, 8.0)
+    assert len(made) == 2 and made[1].direction is Direction.DOWN and len(paths) == 3
+    paths.forget(Z)  # its paths go; what they left queued is still on the link
+    assert len(paths) == 1
+    assert paths.deliveries(108.0) == [up, second, down]
+    assert paths.next_event_time() is None
