@@ -27,9 +27,10 @@ def _number(value: Any) -> float | None:
 def trace_zero_wall_s(log: Iterable[Mapping[str, Any]], connected_wall_s: float | None = None,
                       direction: str = MEDIA_DIRECTION) -> float | None:
     """Wall-clock time of the link's trace time 0 that the call used, or None if the log
-    does not say. The relay logs a link each time a pair of allocations first exchanges data
-    (and may log one again late in a call): the call's is the last one started at or before
-    it connected, else the first."""
+    does not say. The relay logs one link per direction, when it first carries data; logs
+    from before it had one queue per direction hold one per pair of allocations (and maybe
+    one more late in a call): the call's is the last one started at or before it connected,
+    else the first."""
     origin_wall_s: float | None = None
     starts: list[float] = []
     for record in log:
