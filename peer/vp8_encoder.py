@@ -17,8 +17,9 @@ How sizes are met (measured by ``python -m tools.bench_encoder``):
   rescaled at every change): actual/target median 0.88, p10 0.32, p90 1.33.
   ``"quantizer"`` (the default): pin the quantizer (min = max) to the value that a size
   model learned from the previous P frames (``QuantizerSizeModel`` in ``peer.vp8_rate``: a
-  size-vs-quantizer curve, plus the cost of refining a coarser reference) gives for N:
-  median 1.02, p10 0.81, p90 1.25 on the test pattern. Keyframes use their own model once
+  size-vs-quantizer curve, plus the cost of refining a coarser reference, and a quantizer
+  whose own recent frame overshot is passed over) gives for N: median 1.01, p10 0.82, p90
+  1.24 on the test pattern. Keyframes use their own model once
   one has been seen; the first keyframe is left to libvpx with its intra cap at 100 % of N.
   While the quantizer is pinned libvpx's buffer is kept full (``Vp8Encoder._apply``): past
   150 frames its CBR would otherwise override a low pinned quantizer.

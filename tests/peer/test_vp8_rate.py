@@ -117,3 +117,24 @@ def test_frame_budget_forgets_unused_bytes_but_not_debt_on_a_rate_change() -> No
     budget.on_encoded(4000, 480_000)  # 2000 over
     budget.on_rate_change()
     assert budget.next_target_bytes(240_000, 1 / 30) == 500  # still owed at the new rate
+
+
+def _stepped_sizes(q: int) -> float:
+    """The test pattern at 640x480: 7.7 KB at quantizer 5, and twice that just below it."""
+    return 17_000.0 * 2 ** (-q / 20) if q <= 4 else 7_700.0 * 2 ** (-(q - 5) / 20)
+
+
+def test_a_quantizer_that_just_overshot_is_passed_over() -> None:
+    # The smooth curve cannot hold a step: frames at 5 pull 4's prediction back down, and a
+    # target between the two sizes got 4 again every 3-5 frames, each twice its target.
+    model = QuantizerSizeModel(steps_per_halving=16.0, smoothing=0.5)
+    model.observe(quantizer=20, size_bytes=round(_stepped_sizes(20)))
+    target = 9_500
+    sizes = []
+    for _ in range(60):
+        q = model.quantizer_for(target)
+        assert q is not None
+        sizes.append(_stepped_sizes(q))
+        model.observe(q, round(sizes[-1]))
+    overshoots = sum(size > 1.5 * target for size in sizes[5:])
+    assert overshoots <= 6  # one per VETO_FRAMES (10) frames at most
