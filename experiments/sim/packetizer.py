@@ -1,10 +1,24 @@
 """Split an encoded frame into RTP packets as they appear on the wire.
 
-Payload is cut into at most `MAX_PAYLOAD_BYTES` per packet, in near-equal pieces (as libwebrtc's
-VP8 packetizer balances them), and every packet carries `PACKET_OVERHEAD_BYTES` of headers:
+As aiortc's VP8 payloader cuts them (the real call's sender: `aiortc.codecs.vpx`, PACKET_MAX
+1,300 bytes of RTP payload with the 4-byte payload descriptor): full `MAX_PAYLOAD_BYTES`
+pieces, the rest in the last packet. Every packet carries `PACKET_OVERHEAD_BYTES` of headers:
 
-    IPv4 20 + UDP 8 + RTP 12 + header extension 8 (one-byte-header profile 4, transport-wide
-    seq no. 3, padding 1) + VP8 payload descriptor 4 + SRTP auth tag 10 = 62 bytes.
+    IPv4 20 + UDP 8 + RTP 12 + header extensions 26 (the rest: aiortc's and the transport-wide
+    sequence number, with their one-byte-header profile) + VP8 payload descriptor 4 + SRTP
+    auth tag 10 = 80 bytes,
+
+which is what netem counted for a full packet in the real calls (1,376 bytes on the link for
+1,296 bytes of frame). The cut matters beyond the bytes. A full packet is more than the pacer's
+5 ms burst while it paces below 2.2 Mbit/s (pacer.py), so a frame's second packet leaves a few
+ms after its first; on a fast link it then does not queue behind it, and the coupler has no
+busy link to measure (coupler.py). The near-equal pieces of up to 1,200 bytes this module cut
+before (libwebrtc's way) fitted in the burst and left back to back. At 19-24 s of a real
+Verizon-LTE-short call `ours` sent 2 KB frames at GCC's rate with the link rate unknown; its
+simulation measured the link and sent 3-9 KB frames, and the simulator's goodput for `ours`
+was 20-22 % above the real calls' on three of the four calibration traces (Verizon's and
+TMobile's 7 and 12 % after; ATT's is 25 %: GCC ramps back after the outage in the simulation
+and not in the real calls).
 
 (ICE/TURN framing is left out: the emulated link stands where the relay would be.)
 """
@@ -13,10 +27,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MAX_PAYLOAD_BYTES = 1_200
+MAX_PAYLOAD_BYTES = 1_296  # aiortc's PACKET_MAX 1,300 less the descriptor
 IP_UDP_HEADER_BYTES = 28
 RTP_HEADER_BYTES = 12
-RTP_EXTENSION_BYTES = 8
+RTP_EXTENSION_BYTES = 26
 VP8_DESCRIPTOR_BYTES = 4
 SRTP_AUTH_TAG_BYTES = 10
 PACKET_OVERHEAD_BYTES = (
@@ -58,14 +72,13 @@ def packetize(
         raise ValueError("max_payload_bytes must be positive")
     size = max(int(size_bytes), 1)
     count = -(-size // max_payload_bytes)
-    base, extra = divmod(size, count)
     return [
         MediaPacket(
             frame_index=frame_index,
             index_in_frame=i,
             packets_in_frame=count,
             keyframe=keyframe,
-            payload_bytes=base + (1 if i < extra else 0),
+            payload_bytes=min(max_payload_bytes, size - i * max_payload_bytes),
             rtp_seq=first_rtp_seq + i,
         )
         for i in range(count)
