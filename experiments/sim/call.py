@@ -12,8 +12,10 @@ everything due at the current time, then jumps to the earliest time any part ask
       → sender: typed feedback events → SenderTransport → controller; PLI → keyframe.
 
 The transport-cc feedback really is built as bytes and parsed again at the sender's edge
-(ratecontrol.twcc), so the wire path is the one the real call uses. The `aiortc` controller
-gets REMB from its receiver-side model instead, as stock aiortc does. Time is float ms from the
+(ratecontrol.twcc), so the wire path is the one the real call uses. The receiver also sends
+REMB from a model of aiortc's estimator, as the real call's aiortc receiver does whatever the
+sender (feedback_path.receiver_feedback); only the `aiortc` controller reads it, and gets no
+transport-cc. Time is float ms from the
 start of the call; nothing reads a clock.
 
 Delay is counted from capture; a frame is handed to the transport `encode_ms` after capture
@@ -31,11 +33,9 @@ from experiments.sim.delay_line import DelayLine
 from experiments.sim.encoder_model import EncoderModel, EncoderModelConfig
 from experiments.sim.feedback_path import (
     FeedbackMessage,
-    ReceiverFeedback,
-    RembFeedback,
-    TwccFeedback,
     nack_message,
     pli_message,
+    receiver_feedback,
 )
 from experiments.sim.packetizer import MediaPacket, packetize, wire_bytes
 from experiments.sim.quality_model import bits_per_pixel, psnr_db, ssim_db
@@ -55,7 +55,7 @@ ENCODE_MS = 5.0  # libvpx realtime VP8 at 640x480 on these machines: ~10 ms per 
 SAMPLE_INTERVAL_MS = 100.0  # how often the target rate is recorded for plots
 DRAIN_MS = 1_000.0  # after the last capture, let frames in flight land
 MIN_STEP_MS = 1e-3  # the loop never stands still
-AIORTC_NAME = "aiortc"  # the controller that gets REMB instead of transport-cc
+AIORTC_NAME = "aiortc"  # the controller whose sender stamps no transport-wide seq
 QUEUE_PACKETS: int | None = None  # unlimited, as netem's (and Mahimahi's) default queue
 
 
@@ -183,9 +183,7 @@ class Simulation:
         self.feedback_air: DelayLine[FeedbackMessage] = DelayLine()  # receiver -> sender
         self.encoder = EncoderModel(c.encoder, seed=c.seed)
         self.receiver = SimReceiver(self._stamp, ReceiverConfig(nack=c.nack, decode_ms=c.decode_ms))
-        self.receiver_feedback: ReceiverFeedback = (
-            RembFeedback() if controller.name == AIORTC_NAME else TwccFeedback()
-        )
+        self.receiver_feedback = receiver_feedback(transport_cc=controller.name != AIORTC_NAME)
         self.transport: SenderTransport[MediaPacket] = SenderTransport(controller)
         self.frames: list[_Frame] = []
         self.sent_index: list[int] = []  # frame index among sent frames -> frame_id

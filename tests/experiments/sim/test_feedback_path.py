@@ -5,6 +5,7 @@ from experiments.sim.feedback_path import (
     TwccFeedback,
     nack_message,
     pli_message,
+    receiver_feedback,
 )
 from ratecontrol.feedback_adapter import FeedbackAdapter
 from ratecontrol.feedback_events import Nack, Pli, Remb, TransportCc
@@ -53,6 +54,27 @@ def test_remb_from_receiver_model() -> None:
         rx.on_packet(i, 1_000, t, t + 40.0)
         out += rx.poll(t + 40.0)
     assert out and all(isinstance(m.body, Remb) and m.body.bitrate_bps > 0 for m in out)
+
+
+def _kinds_sent(transport_cc: bool) -> set[type]:
+    """What the receiver sends for 3 s of steady media, then 2 s of a growing queue."""
+    rx = receiver_feedback(transport_cc)
+    kinds: set[type] = set()
+    for i in range(625):
+        t = i * 8.0
+        queued = max(0.0, t - 3_000.0) * 0.5  # after 3 s, each packet waits 4 ms longer
+        rx.on_packet(i, 1_000, t, t + 40.0 + queued)
+        due = rx.next_time()
+        messages = rx.poll(t + 40.0 + queued if due is None else max(due, t + 40.0 + queued))
+        kinds |= {type(m.event()) for m in messages}
+    return kinds
+
+
+def test_the_receiver_sends_aiortcs_remb_whatever_the_sender() -> None:
+    """aiortc's receiver sends REMB in every real call (one per packet while it over-uses);
+    transport-cc comes with it only when the sender stamps transport-wide sequence numbers."""
+    assert _kinds_sent(transport_cc=True) == {TransportCc, Remb}
+    assert _kinds_sent(transport_cc=False) == {Remb}
 
 
 def test_nack_and_pli_are_typed_events() -> None:
