@@ -3,13 +3,20 @@
 Runs `--repeat` real calls per trace and controller (as `experiments run` does, into --out),
 or reads those of an earlier run or calibration (`--real DIR`; without --controllers, every
 controller of it the simulator models: chrome is left out, in one note), then simulates each
-real call with its settings: the same trace files (netem.traces' one rule), one-way delay, duration,
-source, queue and seed, and the same window of the trace. A real call's window begins when the
-receiver connects, some way into the media link's trace (netem's log says where the trace's
-time 0 was); the simulation starts at that trace offset (SimConfig.trace_offset_ms). The table
-(experiments.calibration) compares the median of the real calls with the median of their
-simulations and is written as DIR/calibration.json and DIR/calibration.txt (each simulation's
-summary beside its real call, as sim.json).
+real call `--sim-seeds` times with its settings: the same trace files (netem.traces' one rule),
+one-way delay, duration, source and queue, and the same window of the trace. A real call's
+window begins when the receiver connects, some way into the media link's trace (netem's log
+says where the trace's time 0 was); the simulation starts at that trace offset
+(SimConfig.trace_offset_ms). The table (experiments.calibration) compares the median of the
+real calls with the median of their simulations and is written as DIR/calibration.json and
+DIR/calibration.txt (each simulation's summary beside its real call: sim.json for the call's
+own seed, sim-K.json for the K-th further one).
+
+Why several seeds: a call on a cellular trace is chaotic. Whether GCC's 1 s feedback timeout
+fires in ATT-LTE-driving's outage, whose one packet a second brings feedback 0.98-1.03 s apart,
+decides the next 20 s; the simulations of one real call's settings (the seed draws the encoder
+model's frame sizes) gave `gcc` on `cellular` a p95 signal delay of 103-195 ms over ten seeds.
+One simulation per real call measured that draw as much as the simulator.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from peer.file_source import SourceError
 
 DEFAULT_TRACES = "ATT-LTE-driving,TMobile-UMTS-driving,Verizon-LTE-short,cellular"
 DEFAULT_CONTROLLERS = "ours,gcc"
+SIM_SEEDS = 5  # simulations per real call
+SEED_STRIDE = 1000  # the K-th further simulation of a call with seed S runs with S + K x this
 
 class CalibrationError(ValueError):
     """A run folder that cannot be calibrated; the message says what to give instead."""
@@ -48,7 +57,7 @@ class RealCall:
     seed: int
     trace_offset_ms: float | None  # where its window began on the media trace; None: unknown
     media_trace: str | None  # what netem says the media crossed
-    folder: Path  # the call's folder; its simulation is written beside it as sim.json
+    folder: Path  # the call's folder; its simulations are written beside it (sim.json, sim-K.json)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,9 @@ def add_parser(commands: Any) -> None:
     cal.add_argument("--out", type=Path, default=None,
                      help="folder for the real calls and the table (default with --real: that "
                      "folder)")
+    cal.add_argument("--sim-seeds", type=positive_int, default=SIM_SEEDS, metavar="N",
+                     help=f"simulations per real call, with seeds S, S+{SEED_STRIDE}, ... "
+                     f"(default {SIM_SEEDS}); the simulator's figure is the median of all")
     cal.add_argument("--real", type=Path, default=None, metavar="DIR",
                      help="reuse the real calls of an earlier `experiments run` or calibrate "
                      "(their delay, duration and source are used; only the simulator runs)")
@@ -144,9 +156,19 @@ def read_runs(run_dir: Path) -> list[RealRun]:
     return [read_run(folder) for folder in folders]
 
 
-def simulate_call(settings: dict[str, Any], call: RealCall) -> dict[str, Any]:
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
+    return value
+
+
+def simulate_call(settings: dict[str, Any], call: RealCall, seed: int) -> dict[str, Any]:
     """The simulator's summary (experiments.sim.output's JSON) of one real call's settings
-    and window."""
+    and window, with `seed`."""
     from experiments.sim.call import trace_directions
     from experiments.sim.output import sim_output
     from experiments.sim.settings import SimSettings, sim_config, timed_simulate
@@ -158,7 +180,7 @@ def simulate_call(settings: dict[str, Any], call: RealCall) -> dict[str, Any]:
         controller=call.controller, duration_s=float(settings["duration_s"]),
         delay_ms=float(settings["delay_ms"]), loss=float(settings.get("loss") or 0.0),
         queue_packets=int(queue) if isinstance(queue, int) else None,  # netem's: unlimited
-        seed=call.seed, source=settings.get("source", "testpattern"),
+        seed=seed, source=settings.get("source", "testpattern"),
         trace_offset_ms=max(0.0, call.trace_offset_ms or 0.0))
     result, wall_s = timed_simulate(sim_config(run, media, feedback),
                                     make_controller(call.controller))
@@ -172,9 +194,10 @@ def _write_sim(path: Path, out: dict[str, Any]) -> None:
 
 
 def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[str] | None,
-              progress: Any = None) -> dict[str, Any]:
-    """Simulate every real call of `runs` (only the traces and controllers named, when
-    named; else every controller of the run the simulator can model) and build the table."""
+              progress: Any = None, sim_seeds: int = SIM_SEEDS) -> dict[str, Any]:
+    """Simulate every real call of `runs` `sim_seeds` times (only the traces and controllers
+    named, when named; else every controller of the run the simulator can model) and build
+    the table."""
     pairs = []
     sim_wall = []
     notes = []
@@ -197,10 +220,11 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
                 continue
             sims = []
             for call in calls:
-                out = simulate_call(run.settings, call)
-                _write_sim(call.folder / "sim.json", out)
-                sim_wall.append(out["sim_wall_s"])
-                sims.append(out)
+                for k in range(sim_seeds):
+                    out = simulate_call(run.settings, call, call.seed + SEED_STRIDE * k)
+                    _write_sim(call.folder / (f"sim-{k}.json" if k else "sim.json"), out)
+                    sim_wall.append(out["sim_wall_s"])
+                    sims.append(out)
                 if call.media_trace and call.media_trace != out["settings"]["media_trace"]:
                     notes.append(f"{trace} {controller}: the real media crossed "
                                  f"{call.media_trace}, the simulation's "
@@ -210,8 +234,8 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
                                  f"{-call.trace_offset_ms:.0f} ms before the trace; "
                                  "simulated from trace time 0")
                 if progress is not None:
-                    progress(f"simulated {trace} {controller} (seed {call.seed}) in "
-                             f"{out['sim_wall_s']:.1f} s")
+                    progress(f"simulated {trace} {controller} (seeds {call.seed} and "
+                             f"{sim_seeds - 1} more) in {out['sim_wall_s']:.1f} s each")
             pairs.append(Pair(trace, controller, [c.summary for c in calls], sims,
                               [c.trace_offset_ms for c in calls]))
     if left_out:
@@ -225,6 +249,7 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
     settings = {k: first.get(k) for k in ("duration_s", "delay_ms", "source", "loss",
                                           "queue_packets")}
     settings["repeat"] = max(len(p.real) for p in pairs)
+    settings["sim_seeds"] = sim_seeds
     calibration = table(pairs, settings)
     calibration["sim_wall_s_median"] = round(statistics.median(sim_wall), 2) if sim_wall else None
     calibration["notes"] = notes
@@ -281,7 +306,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
             controllers = controllers or _names(DEFAULT_CONTROLLERS)
         runs = read_runs(args.real or out)
         calibration = calibrate(runs, traces, controllers,
-                                progress=lambda line: print(line, file=sys.stderr))
+                                progress=lambda line: print(line, file=sys.stderr),
+                                sim_seeds=args.sim_seeds)
     except (CalibrationError, TraceError, SourceError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -130,7 +130,7 @@ def test_calibrate_real_simulates_each_call_and_writes_the_table(
     _made_up_run(sweep_dir / "const-2mbps", trace="const-2mbps")
     out = tmp_path / "table"
     assert main(["calibrate", "--real", str(sweep_dir), "--trace", "const-1mbps",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--sim-seeds", "2"]) == 0
     printed = capsys.readouterr().out
     calibration = json.loads((out / "calibration.json").read_text())
     assert (out / "calibration.txt").read_text().strip() == printed.strip()
@@ -148,6 +148,10 @@ def test_calibrate_real_simulates_each_call_and_writes_the_table(
     sim = json.loads((sweep_dir / "const-1mbps" / "fixed_400k-r2" / "sim.json").read_text())
     assert sim["settings"]["trace_offset_ms"] == pytest.approx(250.0)
     assert sim["settings"]["seed"] == 1 and sim["settings"]["queue_packets"] is None
+    # Each real call is simulated twice; the table's figure is the median of all four.
+    again = json.loads((sweep_dir / "const-1mbps" / "fixed_400k-r2" / "sim-1.json").read_text())
+    assert again["settings"]["seed"] == 1_001
+    assert calibration["settings"]["sim_seeds"] == 2
 
 
 def test_calibrate_refuses_what_it_cannot_do(tmp_path: Path,
@@ -162,6 +166,10 @@ def test_calibrate_refuses_what_it_cannot_do(tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert "simulator cannot run 'chrome'" in err
     assert not (tmp_path / "x" / "chrome").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["calibrate", "--real", str(tmp_path), "--sim-seeds", "0"])
+    assert exit_info.value.code == 2
+    assert "'0': give a whole number of 1 or more" in capsys.readouterr().err
 
 
 @pytest.mark.slow
