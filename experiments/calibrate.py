@@ -87,7 +87,7 @@ def add_parser(commands: Any) -> None:
     cal.add_argument("--out", type=Path, default=None,
                      help="folder for the real calls and the table (default with --real: that "
                      "folder)")
-    cal.add_argument("--sim-seeds", type=positive_int, default=SIM_SEEDS, metavar="N",
+    cal.add_argument("--sim-seeds", type=int, default=SIM_SEEDS, metavar="N",
                      help=f"simulations per real call, with seeds S, S+{SEED_STRIDE}, ... "
                      f"(default {SIM_SEEDS}); the simulator's figure is the median of all")
     cal.add_argument("--real", type=Path, default=None, metavar="DIR",
@@ -154,16 +154,6 @@ def read_runs(run_dir: Path) -> list[RealRun]:
         raise CalibrationError(f"{run_dir}: no settings.json in it or its subfolders; give the "
                                "--out folder of `experiments run` or calibrate")
     return [read_run(folder) for folder in folders]
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
-    return value
 
 
 def simulate_call(settings: dict[str, Any], call: RealCall, seed: int) -> dict[str, Any]:
@@ -297,6 +287,10 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if out is None:
         print("error: give --out DIR for the real calls and the table, or --real DIR to reuse "
               "an earlier run", file=sys.stderr)
+        return 2
+    if args.sim_seeds < 1:  # before any real call
+        print(f"error: --sim-seeds {args.sim_seeds}: give 1 or more simulations per real call",
+              file=sys.stderr)
         return 2
     traces, controllers = _names(args.trace), _names(args.controllers)
     try:

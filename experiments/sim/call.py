@@ -15,8 +15,7 @@ The transport-cc feedback really is built as bytes and parsed again at the sende
 (ratecontrol.twcc), so the wire path is the one the real call uses. The receiver also sends
 REMB from a model of aiortc's estimator, as the real call's aiortc receiver does whatever the
 sender (feedback_path.receiver_feedback); only the `aiortc` controller reads it, and gets no
-transport-cc. Time is float ms from the
-start of the call; nothing reads a clock.
+transport-cc. Time is float ms from the start of the call; nothing reads a clock.
 
 Delay is counted from capture; a frame is handed to the transport `encode_ms` after capture
 and shown when the decoder has decoded it, `decode_ms` per frame (see receiver).

@@ -166,10 +166,10 @@ def test_calibrate_refuses_what_it_cannot_do(tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert "simulator cannot run 'chrome'" in err
     assert not (tmp_path / "x" / "chrome").exists()
-    with pytest.raises(SystemExit) as exit_info:
-        main(["calibrate", "--real", str(tmp_path), "--sim-seeds", "0"])
-    assert exit_info.value.code == 2
-    assert "'0': give a whole number of 1 or more" in capsys.readouterr().err
+    assert main(["calibrate", "--out", str(tmp_path / "y"), "--sim-seeds", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--sim-seeds 0: give 1 or more" in err
+    assert not (tmp_path / "y").exists()  # refused before any real call
 
 
 @pytest.mark.slow
