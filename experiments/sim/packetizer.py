@@ -17,8 +17,8 @@ before (libwebrtc's way) fitted in the burst and left back to back. At 19-24 s o
 Verizon-LTE-short call `ours` sent 2 KB frames at GCC's rate with the link rate unknown; its
 simulation measured the link and sent 3-9 KB frames, and the simulator's goodput for `ours`
 was 20-22 % above the real calls' on three of the four calibration traces (Verizon's and
-TMobile's 7 and 12 % after; ATT's is 25 %: GCC ramps back after the outage in the simulation
-and not in the real calls).
+TMobile's 7 and 12 % after; ATT's stays 23-25 % high for another reason: after its outage
+GCC ramps back in every simulation and in 3 of 9 real calls).
 
 (ICE/TURN framing is left out: the emulated link stands where the relay would be.)
 """
