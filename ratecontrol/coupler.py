@@ -207,7 +207,9 @@ class FrameBudgetCoupler:
     def on_feedback(self, results: list[PacketResult], now_ms: float) -> None:
         if any(r.arrived_ms is None for r in results):
             self._last_loss_ms = now_ms
-        received = [r for r in results if r.arrived_ms is not None and math.isfinite(r.sent_ms)]
+        # A time that is not finite can come from no receiver; it would make the queue NaN.
+        received = [r for r in results if r.arrived_ms is not None
+                    and math.isfinite(r.arrived_ms) and math.isfinite(r.sent_ms)]
         if not received:
             return
         last = self._last_feedback_ms
@@ -217,8 +219,6 @@ class FrameBudgetCoupler:
         for r in received:
             assert r.arrived_ms is not None
             owd = r.arrived_ms - r.sent_ms
-            if not math.isfinite(owd):
-                continue
             while self._base and self._base[-1][1] >= owd:
                 self._base.pop()
             self._base.append((now_ms, owd))
