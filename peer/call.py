@@ -8,7 +8,9 @@ side says bye or leaves; either way the metrics end with a summary.
 When the path dies mid-call the offerer starts a new session (`peer.session`) over
 signaling and the answerer accepts it; `peer.restart_policy` says when (consent, attempts,
 giving up). The sender logs its rate every `RATE_LOG_INTERVAL_S`, so outages and recoveries
-can be measured from the metrics.
+can be measured from the metrics, with what the controller says its rate comes from (`state`:
+GCC's delay-based and loss-based estimates, detector, probe ramp; for `ours` also the share and
+the link rate), so a real call's branch can be told from its simulation's.
 
 `Call` is the asyncio adapter: what to say over signaling is `peer.call_signaling`'s, when to
 restart `peer.restart_policy`'s (both sans-I/O), the summary `peer.call_summary`'s. It keeps
@@ -54,6 +56,7 @@ from peer.sink import open_sink
 from peer.source import SourceClock
 from peer.sources import open_source, remote_clock
 from ratecontrol.controllers import DEFAULT_CONTROLLER
+from ratecontrol.types import ExplainsRate
 from signaling.client import SignalingClient, SignalingError
 
 log = logging.getLogger("peer.call")
@@ -260,7 +263,7 @@ class Call:
                             **fields})
 
     async def _log_rate(self) -> None:
-        """Bytes sent so far and the controller's target, a few times a second."""
+        """Bytes sent so far and the controller's target and state, a few times a second."""
         while True:
             controller = self.session.controller
             line: dict[str, Any] = {"type": "rate", "at": self.clock.wall_s(),
@@ -268,6 +271,8 @@ class Call:
                                     "session": self.session.number}
             if controller is not None:
                 line["target_kbps"] = round(controller.target_bps() / 1000, 1)
+            if isinstance(controller, ExplainsRate):
+                line["state"] = controller.state()
             self.metrics.write(line)
             await asyncio.sleep(RATE_LOG_INTERVAL_S)
 

@@ -142,6 +142,17 @@ class GccController:
     def target_bps(self) -> float:
         return self._target_bps
 
+    def state(self) -> dict[str, float | str | None]:
+        """Which part sets the rate: the delay-based and loss-based estimates, the detector's
+        verdict, the probe ramp's state and the loss the feedback showed."""
+        return {
+            "delay_kbps": round(self.delay_based.bitrate_bps() / 1000, 1),
+            "loss_kbps": round(self.loss_based.bitrate_bps() / 1000, 1),
+            "usage": self.delay_based.usage.name.lower(),
+            "probe": self.delay_based.probe.state.value,
+            "loss": round(self.loss_based.loss_fraction, 4),
+        }
+
     def pacing_bps(self) -> float | None:
         return self.config.pacing_factor * self._target_bps
 

@@ -127,6 +127,12 @@ class OursController:
             self._rate_before_cut = before  # the first cut of this silence
             self._silence_from_ms = now_ms - self.gcc.config.feedback_timeout_ms
 
+    def state(self) -> dict[str, float | str | None]:
+        """GCC's state, the adaptive share and the link rate the coupler measured."""
+        link_bps = self.coupler.capacity_bps()
+        return {**self.gcc.state(), "share": round(self.headroom.share, 3),
+                "link_kbps": None if link_bps is None else round(link_bps / 1000, 1)}
+
     def target_bps(self) -> float:
         """The rate the path carries now: GCC's target, at most the bottleneck rate the
         coupler measured while the link was busy (when it has such a measurement)."""

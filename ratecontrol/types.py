@@ -7,7 +7,7 @@ clock. Wire formats (transport-cc, REMB) are parsed at the edge into these recor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,13 @@ class FrameDecision:
     target_bytes: int
     max_keyframe_bytes: int
     force_keyframe: bool = False
+
+
+@runtime_checkable
+class ExplainsRate(Protocol):
+    """A controller that can say what its rate comes from, for the sender's rate log."""
+
+    def state(self) -> dict[str, float | str | None]: ...
 
 
 class RateController(Protocol):

@@ -35,6 +35,12 @@ def test_ten_second_call_measures_every_frame(tmp_path: Path) -> None:
         # Every sender counter is reported, zeros included (a restart sums them over sessions).
         sent_keys = {"frames_encoded", "retransmissions_refused", "feedback_sent"}
         assert sent_keys <= summary["sent"].keys()
+        # The rate log says what the rate comes from (ours: GCC's parts, share, link rate).
+        lines = [json.loads(line) for line in outcome.metrics_path.read_text().splitlines()]
+        states = [line["state"] for line in lines if line["type"] == "rate"]
+        keys = {"usage", "probe", "delay_kbps", "loss_kbps", "share", "link_kbps"}
+        assert states and keys <= states[-1].keys()
+        assert {state["usage"] for state in states} <= {"normal", "overusing", "underusing"}
 
 
 def peer_command(url: str, room: str, *extra: str) -> list[str]:

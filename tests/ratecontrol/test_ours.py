@@ -8,7 +8,13 @@ from netem import generate
 from netem.trace import Trace
 from ratecontrol.gcc import GccController
 from ratecontrol.ours import PACING_FACTOR, SOUND_PACING_FACTOR, OursConfig, OursController
-from ratecontrol.types import PacketResult, RateBounds, RateController, SentPacket
+from ratecontrol.types import (
+    ExplainsRate,
+    PacketResult,
+    RateBounds,
+    RateController,
+    SentPacket,
+)
 
 
 def _p95(values: list[float]) -> float:
@@ -121,3 +127,14 @@ def test_a_silence_of_the_feedback_alone_gives_the_rate_back() -> None:
 def test_a_media_outage_keeps_the_cut_rate() -> None:
     before, after = _silence(arrival_delay_ms=2000.0)  # what was sent waited behind it
     assert after <= before / 4
+
+
+def test_ours_says_what_its_rate_comes_from() -> None:
+    """The sender's rate log carries this (peer/call.py): which part of GCC sets the rate, the
+    adaptive share and the link rate, so a real call's branch can be told from a simulation's."""
+    controller = OursController()
+    assert isinstance(controller, ExplainsRate)
+    state = controller.state()
+    assert state["usage"] == "normal" and state["probe"] in {"idle", "waiting", "ramping"}
+    assert state["delay_kbps"] == state["loss_kbps"] == 300.0  # the start rate, both parts
+    assert state["share"] == 1.0 and state["link_kbps"] is None  # nothing measured yet
