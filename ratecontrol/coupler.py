@@ -207,9 +207,7 @@ class FrameBudgetCoupler:
     def on_feedback(self, results: list[PacketResult], now_ms: float) -> None:
         if any(r.arrived_ms is None for r in results):
             self._last_loss_ms = now_ms
-        # A time that is not finite can come from no receiver; it would make the queue NaN.
-        received = [r for r in results if r.arrived_ms is not None
-                    and math.isfinite(r.arrived_ms) and math.isfinite(r.sent_ms)]
+        received = [r for r in results if r.arrived_ms is not None and r.times_finite]
         if not received:
             return
         last = self._last_feedback_ms

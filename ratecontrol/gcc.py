@@ -185,6 +185,4 @@ class GccController:
 
 
 def _is_sane(result: PacketResult) -> bool:
-    if not math.isfinite(result.sent_ms) or result.size_bytes < 0:
-        return False
-    return result.arrived_ms is None or math.isfinite(result.arrived_ms)
+    return result.times_finite and result.size_bytes >= 0

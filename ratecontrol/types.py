@@ -6,6 +6,7 @@ clock. Wire formats (transport-cc, REMB) are parsed at the edge into these recor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -39,6 +40,13 @@ class PacketResult:
     @property
     def lost(self) -> bool:
         return self.arrived_ms is None
+
+    @property
+    def times_finite(self) -> bool:
+        """Whether its send and arrival times are numbers a receiver could report (an infinite
+        or NaN time would poison every estimate it enters)."""
+        return math.isfinite(self.sent_ms) and (
+            self.arrived_ms is None or math.isfinite(self.arrived_ms))
 
 
 @dataclass(frozen=True, slots=True)
