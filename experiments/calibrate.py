@@ -224,8 +224,9 @@ def calibrate(runs: list[RealRun], traces: list[str] | None, controllers: list[s
                                  f"{-call.trace_offset_ms:.0f} ms before the trace; "
                                  "simulated from trace time 0")
                 if progress is not None:
+                    walls = sim_wall[-sim_seeds:]
                     progress(f"simulated {trace} {controller} (seeds {call.seed} and "
-                             f"{sim_seeds - 1} more) in {out['sim_wall_s']:.1f} s each")
+                             f"{sim_seeds - 1} more) in {sum(walls):.1f} s")
             pairs.append(Pair(trace, controller, [c.summary for c in calls], sims,
                               [c.trace_offset_ms for c in calls]))
     if left_out:
